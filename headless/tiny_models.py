@@ -1,0 +1,179 @@
+"""Tiny random-weight models with real formats: an SD1.5-shaped checkpoint and an open_clip model.
+
+They exercise the same loading code as full-size weights (ComfyUI's checkpoint loader, open_clip's
+local-dir loader) in seconds on a CPU. Their samples are noise-like; they prove plumbing, not quality.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+TINY_CHECKPOINT_NAME = "noise_search_tiny_sd15.safetensors"
+TINY_CLIP_FOLDER = "noise_search_tiny_clip"
+TINY_CONTEXT_DIM = 32
+
+TINY_TEXT_ENCODER_CONFIG = {
+    "architectures": ["CLIPTextModel"],
+    "attention_dropout": 0.0,
+    "bos_token_id": 0,
+    "dropout": 0.0,
+    "eos_token_id": 49407,
+    "hidden_act": "quick_gelu",
+    "hidden_size": TINY_CONTEXT_DIM,
+    "initializer_factor": 1.0,
+    "initializer_range": 0.02,
+    "intermediate_size": 64,
+    "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 77,
+    "model_type": "clip_text_model",
+    "num_attention_heads": 2,
+    "num_hidden_layers": 2,
+    "pad_token_id": 1,
+    "projection_dim": TINY_CONTEXT_DIM,
+    "torch_dtype": "float32",
+    "vocab_size": 49408,
+}
+
+TINY_UNET_CONFIG = {
+    "use_checkpoint": False,
+    "image_size": 32,
+    "out_channels": 4,
+    "use_spatial_transformer": True,
+    "legacy": False,
+    "adm_in_channels": None,
+    "in_channels": 4,
+    "model_channels": 32,
+    "num_res_blocks": [1, 1],
+    "transformer_depth": [1, 1],
+    "transformer_depth_output": [1, 1, 1, 1],
+    "channel_mult": [1, 2],
+    "transformer_depth_middle": 1,
+    "use_linear_in_transformer": False,
+    "context_dim": TINY_CONTEXT_DIM,
+    "num_heads": 2,
+    "num_head_channels": -1,
+    "use_temporal_resblock": False,
+    "use_temporal_attention": False,
+}
+
+TINY_OPEN_CLIP_CONFIG = {
+    "model_cfg": {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+    },
+    "preprocess_cfg": {
+        "mean": [0.48145466, 0.4578275, 0.40821073],
+        "std": [0.26862954, 0.26130258, 0.27577711],
+    },
+}
+
+
+def initialise(module: torch.nn.Module, seed: int) -> None:
+    """Deterministic weights: fan-in scaled normals for matrices/kernels, ones for norm scales, zeros else.
+
+    ComfyUI's ``comfy.ops`` layers skip initialisation, so their weights start as whatever memory held.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in sorted(module.named_parameters(), key=lambda item: item[0]):
+            if parameter.ndim >= 2:
+                fan_in = parameter[0].numel()
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) / fan_in**0.5)
+            elif name.endswith("weight") or name.endswith("scale"):
+                parameter.fill_(1.0)
+            else:
+                parameter.zero_()
+
+
+def tiny_sd15_class() -> type:
+    """A supported-model config (and text encoder) that ComfyUI's detection matches to the tiny UNet."""
+    import comfy.sd1_clip
+    import comfy.supported_models
+    import comfy.supported_models_base
+
+    class TinyCLIPTextModel(comfy.sd1_clip.SDClipModel):
+        def __init__(self, device: str = "cpu", dtype: torch.dtype | None = None, model_options: dict = {}):
+            super().__init__(
+                device=device, dtype=dtype, model_options=model_options, return_projected_pooled=False,
+                textmodel_json_config=dict(TINY_TEXT_ENCODER_CONFIG),
+            )
+
+    class TinyTextEncoder(comfy.sd1_clip.SD1ClipModel):
+        def __init__(self, device: str = "cpu", dtype: torch.dtype | None = None, model_options: dict = {}, **kwargs):
+            super().__init__(
+                device=device, dtype=dtype, model_options=model_options, clip_model=TinyCLIPTextModel, **kwargs
+            )
+
+    class TinySD15(comfy.supported_models.SD15):
+        unet_config = {
+            "context_dim": TINY_CONTEXT_DIM,
+            "model_channels": 32,
+            "use_linear_in_transformer": False,
+            "adm_in_channels": None,
+            "use_temporal_attention": False,
+        }
+        unet_extra_config = {"num_heads": 2, "num_head_channels": -1}
+
+        def clip_target(self, state_dict: dict = {}) -> comfy.supported_models_base.ClipTarget:
+            return comfy.supported_models_base.ClipTarget(comfy.sd1_clip.SD1Tokenizer, TinyTextEncoder)
+
+    return TinySD15
+
+
+_registered: dict[str, type] = {}
+
+
+def register_tiny_models() -> type:
+    """Let ComfyUI's checkpoint loader recognise the tiny SD1.5 (idempotent)."""
+    import comfy.supported_models
+
+    if "sd15" not in _registered:
+        _registered["sd15"] = tiny_sd15_class()
+        comfy.supported_models.models.insert(0, _registered["sd15"])
+    return _registered["sd15"]
+
+
+def write_tiny_sd15_checkpoint(path: Path, seed: int = 0) -> Path:
+    """Save a tiny SD1.5-shaped checkpoint (UNet, text encoder, TAESD-shaped VAE) with ComfyUI's saver."""
+    import comfy.model_management
+    import comfy.model_patcher
+    import comfy.sd
+    import comfy.taesd.taesd
+
+    config_class = register_tiny_models()
+    model_config = config_class(dict(TINY_UNET_CONFIG))
+    model_config.set_inference_dtype(torch.float32, None)
+    model = model_config.get_model({})
+    initialise(model, seed)
+    patcher = comfy.model_patcher.ModelPatcher(
+        model, load_device=comfy.model_management.get_torch_device(),
+        offload_device=comfy.model_management.unet_offload_device(),
+    )
+    clip = comfy.sd.CLIP(target=model_config.clip_target())
+    initialise(clip.cond_stage_model, seed + 1)
+    taesd = comfy.taesd.taesd.TAESD(latent_channels=4)
+    initialise(taesd, seed + 2)
+    vae = comfy.sd.VAE(sd=taesd.state_dict())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    comfy.sd.save_checkpoint(str(path), patcher, clip, vae)
+    return path
+
+
+def write_tiny_open_clip(folder: Path, seed: int = 0) -> Path:
+    """Save a tiny open_clip model as a local-dir folder: open_clip_config.json + open_clip_model.safetensors."""
+    import open_clip
+    import safetensors.torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = open_clip.CLIP(**TINY_OPEN_CLIP_CONFIG["model_cfg"])
+    initialise(model, seed)
+    (folder / "open_clip_config.json").write_text(json.dumps(TINY_OPEN_CLIP_CONFIG, indent=2))
+    safetensors.torch.save_file(
+        {name: tensor.contiguous() for name, tensor in model.state_dict().items()},
+        str(folder / "open_clip_model.safetensors"),
+    )
+    return folder

@@ -1,0 +1,20 @@
+"""ComfyUI nodes: thin adapters from ComfyUI's types to the ``search`` and ``verifiers`` libraries."""
+
+from comfy_api.latest import ComfyExtension, io
+
+from .models_folder import register_verifiers_folder
+from .random_search_node import RandomSearchNode
+from .search_sampler import SearchSampler
+from .verifier_loader import LoadCLIPScoreVerifier
+
+NODES: list[type[io.ComfyNode]] = [SearchSampler, RandomSearchNode, LoadCLIPScoreVerifier]
+
+
+class NoiseSearchExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> NoiseSearchExtension:
+    register_verifiers_folder()
+    return NoiseSearchExtension()

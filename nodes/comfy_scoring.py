@@ -1,0 +1,57 @@
+"""Verifiers under ComfyUI's model management, and the search's :class:`Scorer` over VAE + verifier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+import comfy.model_management
+import comfy.model_patcher
+
+from ..verifiers import Verifier
+
+
+class ManagedVerifier:
+    """A verifier whose weights ComfyUI loads onto its device and offloads when memory is needed."""
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+        self.patcher = comfy.model_patcher.ModelPatcher(
+            verifier.module,
+            load_device=comfy.model_management.get_torch_device(),
+            offload_device=comfy.model_management.unet_offload_device(),
+        )
+
+    @property
+    def name(self) -> str:
+        return self.verifier.name
+
+    @property
+    def needs_condition(self) -> bool:
+        return self.verifier.needs_condition
+
+    def score(self, images: torch.Tensor, condition: str | None) -> torch.Tensor:
+        comfy.model_management.load_models_gpu([self.patcher], force_full_load=True)
+        return self.verifier.score(images.to(self.patcher.load_device), condition)
+
+
+class DecodeAndScore:
+    """Decodes latents with the VAE, then scores the images; run between sampler calls, never inside one."""
+
+    def __init__(self, vae: Any, verifier: ManagedVerifier, condition: str | None) -> None:
+        self.vae = vae
+        self.verifier = verifier
+        self.condition = condition
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        images = self.vae.decode(latents)
+        if images.ndim == 5:  # video VAEs return [B, T, H, W, C]; score every frame as an image
+            images = images.reshape(-1, *images.shape[-3:])
+        return images
+
+    def score(self, latents: torch.Tensor) -> torch.Tensor:
+        images = self.decode(latents)
+        scores = self.verifier.score(images, self.condition)
+        frames_per_latent = images.shape[0] // latents.shape[0]
+        return scores.reshape(latents.shape[0], frames_per_latent).mean(dim=1)

@@ -1,0 +1,21 @@
+"""Turns the libraries' user-fixable errors into messages that name the node the user must fix."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from ..search import SearchConfigError
+from ..verifiers import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
+
+
+class NodeInputError(ValueError):
+    """A node's inputs cannot work; the message starts with the node's display name."""
+
+
+@contextmanager
+def reported_as(node_name: str) -> Iterator[None]:
+    try:
+        yield
+    except (SearchConfigError, VerifierConditionError, VerifierConfigError, VerifierWeightsMissing) as error:
+        raise NodeInputError(f"{node_name}: {error}") from error

@@ -1,0 +1,20 @@
+"""Verifiers: models that score decoded images, higher is better.
+
+Pure PyTorch (plus open_clip): nothing here imports ComfyUI, so the verifiers can be tested and
+benchmarked alone. ``score(images [B, H, W, C] in 0..1, condition) -> Tensor[B]``.
+"""
+
+from .clip_score import CLIPScoreVerifier
+from .errors import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
+from .open_clip_loading import list_open_clip_weights, load_clip_score_verifier
+from .protocol import Verifier
+
+__all__ = [
+    "CLIPScoreVerifier",
+    "Verifier",
+    "VerifierConditionError",
+    "VerifierConfigError",
+    "VerifierWeightsMissing",
+    "list_open_clip_weights",
+    "load_clip_score_verifier",
+]
