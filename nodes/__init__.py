@@ -2,12 +2,22 @@
 
 from comfy_api.latest import ComfyExtension, io
 
+from .advanced_search_sampler import AdvancedSearchSampler
+from .algorithm_nodes import PathsSearchNode, RandomSearchNode, ZeroOrderSearchNode
 from .models_folder import register_verifiers_folder
-from .random_search_node import RandomSearchNode
+from .replay_node import ReplaySearch
 from .search_sampler import SearchSampler
 from .verifier_loader import LoadCLIPScoreVerifier
 
-NODES: list[type[io.ComfyNode]] = [SearchSampler, RandomSearchNode, LoadCLIPScoreVerifier]
+NODES: list[type[io.ComfyNode]] = [
+    SearchSampler,
+    AdvancedSearchSampler,
+    RandomSearchNode,
+    ZeroOrderSearchNode,
+    PathsSearchNode,
+    ReplaySearch,
+    LoadCLIPScoreVerifier,
+]
 
 
 class NoiseSearchExtension(ComfyExtension):

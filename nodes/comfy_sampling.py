@@ -2,45 +2,59 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any, Callable, Sequence
 
 import torch
 
 import comfy.model_management
+import comfy.model_patcher
 import comfy.patcher_extension
 import comfy.sample
 import comfy.samplers
 
+from ..search import Denoised
+from ..search.noise import renoise_variance_exploding
+
 NFE_COUNTER_KEY = "noise_search_nfe_counter"
 
-StepCallback = Callable[[int, torch.Tensor], None]
-"""Called after every sampler step with (rows in the batch, x0 prediction in the model's space)."""
+StepCallback = Callable[[torch.Tensor], None]
+"""Called after every sampler step (its NFEs already counted) with the step's x0 prediction."""
 
 
 class NFECounter:
     """Counts network evaluations exactly: every row of every batch the diffusion model is run on.
 
     With CFG the conditional and unconditional passes are separate rows, so one CFG step of one
-    image costs 2 NFEs (1 when cfg is 1.0 and ComfyUI skips the unconditional pass), as the paper counts.
+    image costs 2 NFEs (1 when cfg is 1.0 and ComfyUI skips the unconditional pass), as the paper
+    counts. In a dry run the network is not called: it returns zeros, so a sampler's calls can be
+    counted without their cost.
     """
 
     def __init__(self) -> None:
         self.count = 0
+        self.dry = False
 
     def wrapper(self, executor: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         self.count += int(x.shape[0])
+        if self.dry:
+            return torch.zeros_like(x)
         return executor(x, *args, **kwargs)
 
+    def add_to(self, model_options: dict) -> None:
+        comfy.patcher_extension.add_wrapper_with_key(
+            comfy.patcher_extension.WrappersMP.APPLY_MODEL, NFE_COUNTER_KEY, self.wrapper, model_options,
+            is_model_options=True,
+        )
 
-def counted_model(model: Any, counter: NFECounter) -> Any:
-    """A clone of a ModelPatcher whose every apply_model call is counted."""
-    clone = model.clone()
-    comfy.patcher_extension.add_wrapper_with_key(
-        comfy.patcher_extension.WrappersMP.APPLY_MODEL, NFE_COUNTER_KEY, counter.wrapper, clone.model_options,
-        is_model_options=True,
-    )
-    return clone
+
+def counted_guider(guider: Any, counter: NFECounter) -> Any:
+    """A copy of a guider whose model calls are counted; the user's guider and model are untouched."""
+    counted = copy.copy(guider)
+    counted.model_options = comfy.model_patcher.create_model_options_clone(guider.model_options)
+    counter.add_to(counted.model_options)
+    return counted
 
 
 def draws_noise_per_call(sampler: Any) -> bool:
@@ -55,7 +69,12 @@ def draws_noise_per_call(sampler: Any) -> bool:
 
 
 class ComfyDenoiser:
-    """Samples candidates with a ComfyUI guider, the way KSampler and SamplerCustomAdvanced do."""
+    """Samples slices of one sigma schedule with a ComfyUI guider, as KSampler/SamplerCustomAdvanced do.
+
+    States between slices are kept in ComfyUI's latent convention (what a KSamplerAdvanced run that
+    stops early returns), so continuing from one is a sampler call with zero noise, exactly as two
+    chained KSamplerAdvanced nodes work.
+    """
 
     def __init__(
         self,
@@ -77,6 +96,11 @@ class ComfyDenoiser:
         self.on_step = on_step
         self._counter = counter
         self._one_candidate_per_call = draws_noise_per_call(sampler)
+        self._dry_run_costs: dict[tuple[int, int], int] = {}
+        model = guider.model_patcher.model
+        self._process_latent_in = model.process_latent_in
+        self._process_latent_out = model.process_latent_out
+        self._model_sampling = guider.model_patcher.get_model_object("model_sampling")
 
     @property
     def nfes(self) -> int:
@@ -89,20 +113,61 @@ class ComfyDenoiser:
     def initial_noise(self, seed: int) -> torch.Tensor:
         return comfy.sample.prepare_noise(self.latent_image, seed, self.batch_index)
 
-    def denoise(self, noise: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        if self._one_candidate_per_call and len(seeds) > 1:
-            return torch.cat([self.denoise(noise[i : i + 1], [seed]) for i, seed in enumerate(seeds)], dim=0)
-        rows = noise.shape[0]
-        latent = self.latent_image.repeat(rows, *([1] * (self.latent_image.ndim - 1)))
-        callback = None
-        if self.on_step is not None:
-            on_step = self.on_step
+    def denoise(
+        self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None
+    ) -> Denoised:
+        stop = self.steps if stop is None else stop
+        if self._one_candidate_per_call and len(sampler_seeds) > 1:
+            parts = [self.denoise(states[i : i + 1], [seed], start, stop) for i, seed in enumerate(sampler_seeds)]
+            return Denoised(torch.cat([p.states for p in parts]), torch.cat([p.x0 for p in parts]))
+        return self._sample(states, sampler_seeds[0], start, stop, self.on_step)
 
-            def callback(step: int, x0: torch.Tensor, x: torch.Tensor, total_steps: int) -> None:
-                on_step(rows, x0)
+    def _sample(self, states: torch.Tensor, seed: int, start: int, stop: int, on_step: StepCallback | None) -> Denoised:
+        if start == 0:
+            noise = states
+            latent = self.latent_image.repeat(states.shape[0], *([1] * (states.ndim - 1)))
+        else:
+            if self.noise_mask is not None:
+                raise ValueError("continuing from an intermediate state is not supported with a noise mask (inpainting)")
+            noise, latent = torch.zeros_like(states), states
+        last_x0: list[torch.Tensor] = []
+
+        def callback(step: int, x0: torch.Tensor, x: torch.Tensor, total_steps: int) -> None:
+            last_x0[:] = [x0]
+            if on_step is not None:
+                on_step(x0)
 
         samples = self.guider.sample(
-            noise, latent, self.sampler, self.sigmas, denoise_mask=self.noise_mask, callback=callback,
-            disable_pbar=True, seed=seeds[0],
+            noise, latent, self.sampler, self.sigmas[start : stop + 1], denoise_mask=self.noise_mask,
+            callback=callback, disable_pbar=True, seed=seed,
         )
-        return samples.to(comfy.model_management.intermediate_device())
+        device = comfy.model_management.intermediate_device()
+        x0 = self._process_latent_out(last_x0[0].float()) if last_x0 else samples
+        return Denoised(states=samples.to(device), x0=x0.to(device))
+
+    def renoise(self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor) -> torch.Tensor:
+        """Forward-noise with the model's own ``noise_scaling`` (EPS, V, flow/CONST alike)."""
+        scaled = self._process_latent_in(states)
+        level_from, level_to = self.ve_level(start), self.ve_level(to)
+        return self._process_latent_out(renoise_variance_exploding(scaled, level_from, level_to, noise.to(scaled)))
+
+    def ve_level(self, index: int) -> float:
+        """``b(sigma) / a(sigma)`` for the model's ``x = a·x0 + b·noise``, read off its own noise_scaling."""
+        sigma = self.sigmas[index].reshape(1).float().cpu()
+        ones, zeros = torch.ones((1, 1, 1, 1)), torch.zeros((1, 1, 1, 1))
+        signal = float(self._model_sampling.noise_scaling(sigma, zeros, ones, max_denoise=False).reshape(-1)[0])
+        noise = float(self._model_sampling.noise_scaling(sigma, ones, zeros, max_denoise=False).reshape(-1)[0])
+        return noise / signal
+
+    def dry_run_nfes(self, start: int, stop: int) -> int:
+        """One row's NFEs for steps start..stop: the sampler runs with the network returning zeros."""
+        if (start, stop) not in self._dry_run_costs:
+            before = self._counter.count
+            self._counter.dry = True
+            try:
+                self._sample(torch.zeros_like(self.latent_image), 0, start, stop, None)
+            finally:
+                self._counter.dry = False
+            self._dry_run_costs[(start, stop)] = self._counter.count - before
+            self._counter.count = before
+        return self._dry_run_costs[(start, stop)]

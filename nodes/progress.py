@@ -10,26 +10,33 @@ import comfy.model_management
 import comfy.utils
 import latent_preview
 
+from .comfy_sampling import NFECounter
+
 
 class SearchProgress:
-    """One progress bar for the whole search, counted in candidate-steps, with latent previews.
+    """One progress bar for the whole search, counted in NFEs, with latent previews after each step.
 
-    Implements the search's ``SearchMonitor`` (cancel between batches) and the denoiser's step hook.
+    Implements the search's ``SearchMonitor`` (plan, cancel between sampler calls, progress text)
+    and the denoiser's step hook.
     """
 
-    def __init__(self, model: Any, total_candidate_steps: int, show_text: Callable[[str], None] | None = None) -> None:
-        self.bar = comfy.utils.ProgressBar(total_candidate_steps)
+    def __init__(self, model: Any, counter: NFECounter, show_text: Callable[[str], None] | None = None) -> None:
+        self.counter = counter
+        self.start = counter.count
+        self.total = 1
+        self.bar = comfy.utils.ProgressBar(self.total)
         self.show_text = show_text
-        self.total = total_candidate_steps
-        self.done = 0
         self.previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
 
-    def on_step(self, rows: int, x0: torch.Tensor) -> None:
-        self.done = min(self.done + rows, self.total)
+    def planned(self, total_nfes: int) -> None:
+        self.total = max(1, total_nfes)
+
+    def on_step(self, x0: torch.Tensor) -> None:
         preview = None
         if self.previewer is not None:
             preview = self.previewer.decode_latent_to_preview_image("JPEG", x0[:1])
-        self.bar.update_absolute(self.done, self.total, preview)
+        done = min(self.counter.count - self.start, self.total)
+        self.bar.update_absolute(done, self.total, preview)
 
     def check_cancelled(self) -> None:
         comfy.model_management.throw_exception_if_processing_interrupted()

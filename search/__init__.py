@@ -4,18 +4,30 @@ Pure PyTorch: the diffusion sampler and the scorer are reached through the proto
 :mod:`.protocols`, so nothing here imports ComfyUI.
 """
 
+from .budget import NFEBudget
+from .engine import Algorithm, run_search
 from .errors import SearchConfigError
-from .protocols import Denoiser, NullMonitor, Scorer, SearchMonitor
+from .paths import PathsSearch
+from .protocols import Denoised, Denoiser, NullMonitor, Scorer, SearchMonitor
 from .random_search import RandomSearch
+from .recipes import replay
 from .result import Candidate, SearchResult
+from .zero_order import ZeroOrderSearch
 
 __all__ = [
+    "Algorithm",
     "Candidate",
+    "Denoised",
     "Denoiser",
+    "NFEBudget",
     "NullMonitor",
+    "PathsSearch",
     "RandomSearch",
     "Scorer",
     "SearchConfigError",
     "SearchMonitor",
     "SearchResult",
+    "ZeroOrderSearch",
+    "replay",
+    "run_search",
 ]

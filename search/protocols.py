@@ -1,46 +1,85 @@
 """The small interfaces the search algorithms talk through.
 
-A :class:`Denoiser` runs the diffusion model; a :class:`Scorer` turns final latents into one score
-per candidate (higher is better); a :class:`SearchMonitor` reports progress and stops the search on
-cancel. ComfyUI implements them in ``nodes/``; tests implement them with plain tensors.
+A :class:`Denoiser` runs the diffusion model over any slice of its noise schedule; a :class:`Scorer`
+turns latents into one score per row (higher is better); a :class:`SearchMonitor` reports progress
+and stops the search on cancel. ComfyUI implements them in ``nodes/``; tests implement them with
+plain tensors.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import torch
 
 
+@dataclass(frozen=True)
+class Denoised:
+    """The end of a denoising segment.
+
+    ``states``: the latents where the segment stopped (the final samples when it stops at sigma 0),
+    in the form the denoiser accepts back as ``states`` and the VAE decodes at sigma 0.
+    ``x0``: the model's prediction of the clean latent at the segment's last evaluation, decodable
+    like a final latent; scoring it costs no extra network evaluations.
+    """
+
+    states: torch.Tensor
+    x0: torch.Tensor
+
+
 class Denoiser(Protocol):
-    """Runs the sampler from initial noise to final latents and counts its network evaluations."""
+    """Runs the sampler over slices of a fixed schedule of ``steps`` steps (index 0 = most noise)."""
 
     @property
     def nfes(self) -> int:
         """Network function evaluations so far: one per image row the network has been run on."""
         ...
 
-    def initial_noise(self, seed: int) -> torch.Tensor:
-        """The initial noise of the candidate with this seed, shaped like one latent ``[1, ...]``."""
+    @property
+    def steps(self) -> int:
         ...
 
-    def denoise(self, noise: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        """Sample a batch of candidates from their initial noise; ``seeds[i]`` drives row ``i``."""
+    def initial_noise(self, seed: int) -> torch.Tensor:
+        """Standard normal noise shaped like one latent ``[1, ...]``, made from ``seed``."""
+        ...
+
+    def denoise(
+        self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None
+    ) -> Denoised:
+        """Run steps ``start`` to ``stop`` (default: the end) on a batch.
+
+        At ``start == 0`` the states are initial noises; otherwise they came from an earlier segment
+        that stopped at ``start`` (or were re-noised to it). ``sampler_seeds[i]`` drives row ``i``'s
+        own randomness in ancestral/SDE samplers.
+        """
+        ...
+
+    def renoise(self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor) -> torch.Tensor:
+        """Move states at schedule index ``start`` back to the noisier index ``to`` with fresh ``noise``."""
+        ...
+
+    def dry_run_nfes(self, start: int, stop: int) -> int:
+        """The NFEs one row costs for steps ``start`` to ``stop``, counted without running the network."""
         ...
 
 
 class Scorer(Protocol):
-    """Scores final latents: one float per row, higher is better."""
+    """Scores latents: one float per row, higher is better."""
 
     def score(self, latents: torch.Tensor) -> torch.Tensor:
         ...
 
 
 class SearchMonitor(Protocol):
-    """Progress reporting and cancellation, called between batches of candidates."""
+    """Progress reporting and cancellation, called between sampler calls."""
 
     def check_cancelled(self) -> None:
         """Raise to abandon the search."""
+        ...
+
+    def planned(self, total_nfes: int) -> None:
+        """The NFEs the search plans to spend, known once it has priced its steps."""
         ...
 
     def candidates_scored(self, done: int, total: int, best_score: float, nfes: int) -> None:
@@ -51,6 +90,9 @@ class NullMonitor:
     """A monitor that reports nothing and never cancels."""
 
     def check_cancelled(self) -> None:
+        return None
+
+    def planned(self, total_nfes: int) -> None:
         return None
 
     def candidates_scored(self, done: int, total: int, best_score: float, nfes: int) -> None:

@@ -2,92 +2,76 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from .budget import NFEBudget
 from .errors import SearchConfigError
 from .protocols import Denoiser, NullMonitor, Scorer, SearchMonitor
-from .result import Candidate, SearchResult
+from .recipes import denoise_op, noise_op
+from .result import SearchResult
+from .seeds import offset_seed
+from .tracking import SearchLog, chunks
 
-MAX_SEED = 0xFFFFFFFFFFFFFFFF
+
+def check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise SearchConfigError("batch_size", f"is {batch_size}; run at least 1 candidate per sampler call")
 
 
-def checked_scores(scores: torch.Tensor, rows: int) -> torch.Tensor:
-    """The scorer's output as a flat float tensor, refusing a wrong shape or a non-finite score."""
-    scores = torch.as_tensor(scores).detach().float().cpu()
-    if scores.shape != (rows,):
-        raise RuntimeError(f"the verifier returned scores of shape {tuple(scores.shape)} for {rows} images")
-    if not torch.isfinite(scores).all():
-        raise RuntimeError(f"the verifier returned a non-finite score: {scores.tolist()}")
-    return scores
+def check_search_steps(search_steps: int) -> None:
+    if search_steps < 0:
+        raise SearchConfigError("search_steps", f"is {search_steps}; use 0 to search at the full step count")
 
 
 @dataclass(frozen=True)
 class RandomSearch:
     """Sample ``num_candidates`` noises, ``batch_size`` at a time, and keep the best-scoring sample.
 
-    Candidate ``i`` uses seed ``base_seed + i`` (wrapping at 2**64), so candidate 0 is exactly what
-    a plain sampler run with ``base_seed`` gives, and every candidate can be re-made alone.
+    Candidate ``i`` uses seed ``base_seed + i`` (wrapping at 2**64) for its noise and its sampler, so
+    candidate 0 is exactly a plain sampler run with ``base_seed`` and any candidate can be re-made alone.
+    ``search_steps`` > 0 scores candidates at that many steps and renders only the winner at full steps.
     """
 
     num_candidates: int
     batch_size: int = 1
+    search_steps: int = 0
+    budget: NFEBudget = field(default_factory=NFEBudget)
+
+    name = "random search"
 
     def __post_init__(self) -> None:
         if self.num_candidates < 1:
             raise SearchConfigError(
                 "num_candidates", f"is {self.num_candidates}; search at least 1 candidate (1 is a plain sampler run)"
             )
-        if self.batch_size < 1:
-            raise SearchConfigError(
-                "batch_size", f"is {self.batch_size}; run at least 1 candidate per sampler call"
-            )
+        check_batch_size(self.batch_size)
+        check_search_steps(self.search_steps)
 
-    @staticmethod
-    def seed_of(base_seed: int, index: int) -> int:
-        return (base_seed + index) & MAX_SEED
+    def parameters(self) -> dict[str, int]:
+        return {
+            "num_candidates": self.num_candidates,
+            "batch_size": self.batch_size,
+            "search_steps": self.search_steps,
+            "max_nfes": self.budget.max_nfes,
+        }
 
     def run(
-        self,
-        denoiser: Denoiser,
-        scorer: Scorer,
-        base_seed: int,
-        monitor: SearchMonitor | None = None,
+        self, denoiser: Denoiser, scorer: Scorer, base_seed: int, monitor: SearchMonitor | None = None
     ) -> SearchResult:
         monitor = monitor or NullMonitor()
-        nfes_at_start = denoiser.nfes
-        candidates: list[Candidate] = []
-        for start in range(0, self.num_candidates, self.batch_size):
+        cost = denoiser.dry_run_nfes(0, denoiser.steps)
+        self.budget.require(cost, "one candidate")
+        count = self.budget.affordable(self.num_candidates, cost, 0)
+        monitor.planned(count * cost)
+        log = SearchLog(denoiser, scorer, monitor, count)
+        for indices in chunks(range(count), self.batch_size):
             monitor.check_cancelled()
-            indices = range(start, min(start + self.batch_size, self.num_candidates))
-            seeds = [self.seed_of(base_seed, i) for i in indices]
+            seeds = [offset_seed(base_seed, i) for i in indices]
             noise = torch.cat([denoiser.initial_noise(seed) for seed in seeds], dim=0)
-            nfes_before = denoiser.nfes
-            latents = denoiser.denoise(noise, seeds)
-            nfes_per_candidate, remainder = divmod(denoiser.nfes - nfes_before, len(seeds))
-            if remainder:
-                raise RuntimeError(
-                    f"the sampler evaluated {denoiser.nfes - nfes_before} rows for {len(seeds)} candidates; "
-                    "the cost cannot be split evenly between them"
-                )
-            scores = checked_scores(scorer.score(latents), len(seeds))
-            for row, (index, seed) in enumerate(zip(indices, seeds)):
-                candidates.append(
-                    Candidate(
-                        index=index,
-                        seed=seed,
-                        score=float(scores[row]),
-                        nfes=nfes_per_candidate,
-                        latent=latents[row : row + 1].detach().cpu(),
-                    )
-                )
-            monitor.candidates_scored(
-                len(candidates), self.num_candidates, max(c.score for c in candidates), denoiser.nfes - nfes_at_start
-            )
-        return SearchResult(
-            algorithm="random search",
-            parameters={"num_candidates": self.num_candidates, "batch_size": self.batch_size, "base_seed": base_seed},
-            candidates=tuple(candidates),
-            nfes=denoiser.nfes - nfes_at_start,
-        )
+            before = denoiser.nfes
+            samples = denoiser.denoise(noise, seeds).states
+            recipes = [[noise_op(seed), denoise_op(denoiser.steps, seed)] for seed in seeds]
+            log.record(samples, recipes, denoiser.nfes - before)
+        return log.result(self.name, {**self.parameters(), "base_seed": base_seed})

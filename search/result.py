@@ -1,4 +1,4 @@
-"""What a search returns: every candidate it scored, and the winner."""
+"""What a search returns: every candidate it scored, the winner, and what it all cost."""
 
 from __future__ import annotations
 
@@ -7,26 +7,68 @@ from typing import Any
 
 import torch
 
+from .recipes import Recipe
+
 
 @dataclass(frozen=True)
 class Candidate:
-    """One scored sample. ``latent`` is shaped ``[1, ...]``; ``nfes`` is its share of the sampler's cost."""
+    """One scored sample.
+
+    ``latent`` is shaped ``[1, ...]``; ``nfes`` is what this candidate's own sampling cost;
+    ``recipe`` re-makes it (see :mod:`.recipes`); ``parent`` is the candidate it was derived from
+    (zero-order pivots, path branches), ``round`` the iteration that made it. ``kept``: the algorithm
+    carried it forward (a path branch among the top N of its round). ``final``: a finished sample that
+    can win; a path branch scored halfway holds its x0 prediction in ``latent`` and is not final.
+    """
 
     index: int
-    seed: int
     score: float
     nfes: int
+    recipe: Recipe
     latent: torch.Tensor = field(repr=False)
+    parent: int | None = None
+    round: int = 0
+    kept: bool = True
+    final: bool = True
+
+    @property
+    def seed(self) -> int:
+        """The seed of the candidate's initial noise."""
+        return self.recipe[0]["seed"]
+
+    def to_report(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "seed": self.seed,
+            "score": self.score,
+            "nfes": self.nfes,
+            "parent": self.parent,
+            "round": self.round,
+            "kept": self.kept,
+            "final": self.final,
+            "recipe": self.recipe,
+        }
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Candidates in the order they were generated, with the search's parameters and total cost."""
+    """Candidates in the order they were made, with the search's parameters and its NFE accounting.
+
+    ``curve`` is the best score so far after each batch, as ``(NFEs spent, best score)`` pairs.
+    ``plain_image_nfes`` is what one image costs with plain sampling at the final step count.
+    ``render_nfes`` is what re-rendering the winner at the final step count cost (0 when the search
+    already ran the full schedule).
+    """
 
     algorithm: str
     parameters: dict[str, Any]
     candidates: tuple[Candidate, ...]
-    nfes: int
+    search_nfes: int
+    curve: tuple[tuple[int, float], ...]
+    best_latent: torch.Tensor = field(repr=False)
+    best_recipe: Recipe = field(default_factory=list)
+    plain_image_nfes: int = 0
+    render_nfes: int = 0
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -34,33 +76,49 @@ class SearchResult:
 
     @property
     def ranked(self) -> tuple[Candidate, ...]:
-        """Candidates by descending score; ties keep generation order."""
-        return tuple(sorted(self.candidates, key=lambda c: (-c.score, c.index)))
+        """Finished candidates by descending score; ties keep generation order."""
+        final = [c for c in self.candidates if c.final]
+        return tuple(sorted(final, key=lambda c: (-c.score, c.index)))
 
     @property
     def best(self) -> Candidate:
         return self.ranked[0]
 
+    @property
+    def nfes(self) -> int:
+        return self.search_nfes + self.render_nfes
+
     def ranked_latents(self) -> torch.Tensor:
         return torch.cat([candidate.latent for candidate in self.ranked], dim=0)
 
     def to_report(self) -> dict[str, Any]:
-        """A JSON-serialisable summary: parameters, cost and every candidate's seed, score and NFEs."""
+        """A JSON-serialisable account: parameters, costs, the winner's recipe and every candidate."""
         return {
             "algorithm": self.algorithm,
             "parameters": dict(self.parameters),
-            "nfes": self.nfes,
+            "nfes": {
+                "search": self.search_nfes,
+                "render": self.render_nfes,
+                "total": self.nfes,
+                "plain_image": self.plain_image_nfes,
+            },
             "best_index": self.best.index,
-            "candidates": [
-                {"index": c.index, "seed": c.seed, "score": c.score, "nfes": c.nfes}
-                for c in self.candidates
-            ],
+            "best_score": self.best.score,
+            "best_recipe": self.best_recipe,
+            "curve": [list(point) for point in self.curve],
+            "candidates": [c.to_report() for c in self.candidates],
         }
 
-    def format_table(self) -> str:
-        """A plain-text table of the candidates by rank, for consoles and the graph."""
+    def format_table(self, limit: int = 32) -> str:
+        """A plain-text table of the best candidates by rank, for consoles and the graph."""
         lines = [f"{'rank':>4}  {'candidate':>9}  {'seed':>20}  {'score':>12}  {'NFEs':>6}"]
-        for rank, c in enumerate(self.ranked, start=1):
+        for rank, c in enumerate(self.ranked[:limit], start=1):
             lines.append(f"{rank:>4}  {c.index:>9}  {c.seed:>20}  {c.score:>12.6f}  {c.nfes:>6}")
-        lines.append(f"{self.algorithm}: {len(self.candidates)} candidates, {self.nfes} NFEs in total")
+        if len(self.ranked) > limit:
+            lines.append(f"... {len(self.ranked) - limit} more")
+        lines.append(
+            f"{self.algorithm}: {len(self.candidates)} candidates, {self.search_nfes} NFEs searching"
+            + (f" + {self.render_nfes} rendering the winner" if self.render_nfes else "")
+            + (f" (one plain image: {self.plain_image_nfes})" if self.plain_image_nfes else "")
+        )
         return "\n".join(lines)

@@ -24,8 +24,8 @@ class ComfyUI:
     def workflow(self, name: str = "random_search_clip_score") -> dict[str, Any]:
         return copy.deepcopy(json.loads((WORKFLOWS / f"{name}.json").read_text()))
 
-    def run(self, prompt: dict[str, Any]) -> workflow_runner.WorkflowRun:
-        return workflow_runner.run_workflow(prompt)
+    def run(self, prompt: dict[str, Any], executor: Any = None) -> workflow_runner.WorkflowRun:
+        return workflow_runner.run_workflow(prompt, executor)
 
 
 @pytest.fixture(scope="session")

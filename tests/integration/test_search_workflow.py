@@ -27,7 +27,7 @@ def ksampler_latent(comfyui, search_prompt: dict, seed: int) -> torch.Tensor:
 
 def test_the_best_latent_is_the_top_scoring_candidate(comfyui, search_workflow):
     run = comfyui.run(search_workflow(num_candidates=6, batch_size=3))
-    best, ranked, table, report_json = run.outputs(SAMPLER)
+    best, ranked, table, report_json, curve = run.outputs(SAMPLER)
     report = json.loads(report_json)
     scores = [c["score"] for c in report["candidates"]]
     assert len(scores) == 6 and len(set(scores)) == 6
@@ -42,7 +42,7 @@ def test_the_best_latent_is_the_top_scoring_candidate(comfyui, search_workflow):
 
 def test_ranked_latents_are_in_descending_score_order(comfyui, search_workflow):
     run = comfyui.run(search_workflow(num_candidates=5, batch_size=2))
-    _, ranked, _, report_json = run.outputs(SAMPLER)
+    _, ranked, _, report_json, _ = run.outputs(SAMPLER)
     report = json.loads(report_json)
     by_rank = sorted(report["candidates"], key=lambda c: -c["score"])
     for rank, candidate in enumerate(by_rank):
@@ -53,7 +53,7 @@ def test_ranked_latents_are_in_descending_score_order(comfyui, search_workflow):
 
 def test_a_candidate_is_reproduced_by_ksampler_from_its_recorded_seed(comfyui, search_workflow):
     prompt = search_workflow(num_candidates=4, batch_size=1, seed=500)
-    _, ranked, _, report_json = comfyui.run(prompt).outputs(SAMPLER)
+    _, ranked, _, report_json, _ = comfyui.run(prompt).outputs(SAMPLER)
     report = json.loads(report_json)
     winner = report["candidates"][report["best_index"]]
     assert winner["seed"] == 500 + winner["index"]
@@ -63,7 +63,7 @@ def test_a_candidate_is_reproduced_by_ksampler_from_its_recorded_seed(comfyui, s
 @pytest.mark.parametrize("sampler_name", ["euler_ancestral", "dpmpp_2m_sde"])
 def test_stochastic_samplers_reproduce_each_candidate_from_its_seed(comfyui, search_workflow, sampler_name):
     prompt = search_workflow(num_candidates=3, batch_size=3, seed=40, sampler_name=sampler_name)
-    _, ranked, _, report_json = comfyui.run(prompt).outputs(SAMPLER)
+    _, ranked, _, report_json, _ = comfyui.run(prompt).outputs(SAMPLER)
     by_rank = sorted(json.loads(report_json)["candidates"], key=lambda c: -c["score"])
     for rank, candidate in enumerate(by_rank):
         assert torch.equal(ksampler_latent(comfyui, prompt, candidate["seed"]), ranked["samples"][rank : rank + 1])
@@ -73,14 +73,15 @@ def test_stochastic_samplers_reproduce_each_candidate_from_its_seed(comfyui, sea
 def test_nfes_are_candidates_times_steps_times_cfg_rows(comfyui, search_workflow, cfg, rows_per_step):
     run = comfyui.run(search_workflow(num_candidates=5, batch_size=2, steps=4, cfg=cfg))
     report = json.loads(run.outputs(SAMPLER)[3])
-    assert report["nfes"] == 5 * 4 * rows_per_step
+    assert report["nfes"]["search"] == 5 * 4 * rows_per_step
+    assert report["nfes"]["plain_image"] == 4 * rows_per_step
     assert all(c["nfes"] == 4 * rows_per_step for c in report["candidates"])
 
 
 def test_nfes_count_every_model_call_of_a_two_call_sampler(comfyui, search_workflow):
     """Heun evaluates the model twice per step except the last (to sigma 0): counted, not estimated."""
     run = comfyui.run(search_workflow(num_candidates=2, batch_size=2, steps=4, cfg=5.0, sampler_name="heun"))
-    assert json.loads(run.outputs(SAMPLER)[3])["nfes"] == 2 * (2 * 4 - 1) * 2
+    assert json.loads(run.outputs(SAMPLER)[3])["nfes"]["search"] == 2 * (2 * 4 - 1) * 2
 
 
 def test_batch_size_one_and_four_give_the_same_candidates(comfyui, search_workflow):

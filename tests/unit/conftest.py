@@ -1,4 +1,4 @@
-"""Plain-tensor stand-ins for the sampler and the verifier, for testing search algorithms alone."""
+"""A toy diffusion process in plain tensors, for testing the search algorithms without ComfyUI."""
 
 from __future__ import annotations
 
@@ -7,48 +7,76 @@ from typing import Sequence
 import pytest
 import torch
 
+from search import Denoised
+from search.noise import renoise_variance_exploding
 
-class SeededDenoiser:
-    """A deterministic 'sampler': the final latent is a fixed function of the initial noise.
 
-    Each row costs ``steps * rows_per_step`` network evaluations, counted as the real adapter counts.
+class ToyDenoiser:
+    """Euler steps of a variance-exploding ODE whose 'network' is a fixed smooth function.
+
+    Rows never interact, segments compose exactly, and every step costs ``rows_per_step`` NFEs per row
+    (2 stands for CFG's conditional + unconditional rows), counted the way the ComfyUI adapter counts.
     """
 
-    def __init__(self, shape: tuple[int, ...] = (4, 8, 8), steps: int = 5, rows_per_step: int = 2) -> None:
+    def __init__(self, steps: int = 6, shape: tuple[int, ...] = (4, 8, 8), rows_per_step: int = 2) -> None:
+        self.sigmas = torch.linspace(10.0, 0.0, steps + 1).tolist()
         self.shape = shape
-        self.steps = steps
         self.rows_per_step = rows_per_step
-        self.calls: list[list[int]] = []
+        self.calls: list[tuple[list[int], int, int]] = []
         self._nfes = 0
 
     @property
     def nfes(self) -> int:
         return self._nfes
 
+    @property
+    def steps(self) -> int:
+        return len(self.sigmas) - 1
+
     def initial_noise(self, seed: int) -> torch.Tensor:
         return torch.randn((1, *self.shape), generator=torch.Generator().manual_seed(seed))
 
-    def denoise(self, noise: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        self.calls.append(list(seeds))
-        self._nfes += noise.shape[0] * self.steps * self.rows_per_step
-        return torch.tanh(noise) * 0.5
+    def network(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        return torch.tanh(x / (1.0 + sigma**2) ** 0.5 + 0.3)
+
+    def denoise(self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None) -> Denoised:
+        stop = self.steps if stop is None else stop
+        self.calls.append((list(sampler_seeds), start, stop))
+        x = states * self.sigmas[0] if start == 0 else states.clone()
+        x0 = x
+        for i in range(start, stop):
+            sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
+            x0 = self.network(x, sigma)
+            self._nfes += x.shape[0] * self.rows_per_step
+            x = x + (x - x0) / sigma * (sigma_next - sigma)
+        return Denoised(states=x, x0=x0)
+
+    def renoise(self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor) -> torch.Tensor:
+        return renoise_variance_exploding(states, self.sigmas[start], self.sigmas[to], noise)
+
+    def dry_run_nfes(self, start: int, stop: int) -> int:
+        return (stop - start) * self.rows_per_step
 
 
 class MeanScorer:
     """Scores a latent by its mean: any deterministic per-row function will do."""
 
+    def __init__(self) -> None:
+        self.rows = 0
+
     def score(self, latents: torch.Tensor) -> torch.Tensor:
+        self.rows += latents.shape[0]
         return latents.flatten(1).mean(dim=1)
 
 
 @pytest.fixture
-def denoiser() -> SeededDenoiser:
-    return SeededDenoiser()
+def denoiser() -> ToyDenoiser:
+    return ToyDenoiser()
 
 
 @pytest.fixture
-def make_denoiser() -> type[SeededDenoiser]:
-    return SeededDenoiser
+def make_denoiser() -> type[ToyDenoiser]:
+    return ToyDenoiser
 
 
 @pytest.fixture

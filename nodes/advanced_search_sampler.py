@@ -1,0 +1,75 @@
+"""The search sampler for custom-sampling graphs: NOISE, GUIDER, SAMPLER and SIGMAS, as SamplerCustomAdvanced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+import comfy.sample
+from comfy_api.latest import io
+
+from ..search import Algorithm
+from .comfy_sampling import NFECounter, counted_guider
+from .comfy_scoring import ManagedVerifier
+from .comfy_types import CATEGORY, AlgorithmSocket, VerifierSocket
+from .node_errors import NodeInputError
+from .search_runner import SEARCH_OUTPUTS, SamplingSetup, check_latent, run_search_node
+
+DISPLAY_NAME = "Noise Search Sampler (Advanced)"
+
+
+def subsampled(sigmas: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` steps spread evenly over a given schedule, keeping its first and last sigma."""
+    indices = torch.linspace(0, len(sigmas) - 1, steps + 1).round().long().unique()
+    return sigmas[indices]
+
+
+class AdvancedSearchSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="NoiseSearchSamplerAdvanced",
+            display_name=DISPLAY_NAME,
+            category=CATEGORY,
+            description="SamplerCustomAdvanced with a search over initial noises: works with any guider "
+            "(CFGGuider, BasicGuider for Flux-style models, custom guiders), sampler and sigmas.",
+            inputs=[
+                io.Noise.Input("noise", tooltip="A RandomNoise node: its seed is the search's base seed."),
+                io.Guider.Input("guider"),
+                io.Sampler.Input("sampler"),
+                io.Sigmas.Input("sigmas"),
+                io.Latent.Input("latent_image", tooltip="One latent (batch size 1); the search batches candidates itself."),
+                io.Vae.Input("vae", tooltip="Decodes candidates for the verifier."),
+                VerifierSocket.Input("verifier"),
+                AlgorithmSocket.Input("algorithm"),
+                io.String.Input(
+                    "verifier_text", multiline=True, default="",
+                    tooltip="The text the verifier scores images against. Ignored by verifiers that need no condition.",
+                ),
+            ],
+            outputs=SEARCH_OUTPUTS,
+            hidden=[io.Hidden.unique_id],
+        )
+
+    @classmethod
+    def execute(
+        cls, noise: Any, guider: Any, sampler: Any, sigmas: torch.Tensor, latent_image: dict[str, Any], vae: Any,
+        verifier: ManagedVerifier, algorithm: Algorithm, verifier_text: str,
+    ) -> io.NodeOutput:
+        samples = comfy.sample.fix_empty_latent_channels(guider.model_patcher, check_latent(DISPLAY_NAME, latent_image))
+        if len(sigmas) < 2:
+            raise NodeInputError(f"{DISPLAY_NAME}: sigmas has {len(sigmas)} values; a schedule needs at least 2.")
+        probe = noise.generate_noise({**latent_image, "samples": samples})
+        if getattr(noise, "seed", None) is None or torch.count_nonzero(probe) == 0:
+            raise NodeInputError(
+                f"{DISPLAY_NAME}: the noise input makes no random noise (DisableNoise?); the search needs a seed. "
+                "Connect a RandomNoise node."
+            )
+        counter = NFECounter()
+        setup = SamplingSetup(
+            guider=counted_guider(guider, counter), counter=counter, sampler=sampler, sigmas=sigmas,
+            schedule_for=lambda steps: subsampled(sigmas, steps), latent=latent_image, samples=samples,
+            base_seed=noise.seed,
+        )
+        return run_search_node(DISPLAY_NAME, setup, algorithm, vae, verifier, verifier_text, cls.hidden.unique_id)

@@ -1,0 +1,134 @@
+"""Algorithm nodes: each returns a configured search for a search-sampler node to run."""
+
+from __future__ import annotations
+
+import math
+
+from comfy_api.latest import io
+
+from ..search import NFEBudget, PathsSearch, RandomSearch, ZeroOrderSearch
+from .comfy_types import CATEGORY, AlgorithmSocket
+from .node_errors import reported_as
+
+
+def batch_size_input() -> io.Int.Input:
+    return io.Int.Input(
+        "batch_size", default=4, min=1, max=256,
+        tooltip="Candidates sampled together in one sampler call: faster on a GPU, more memory; results do not "
+        "depend on it beyond float rounding. Ancestral/SDE samplers run one candidate per call.",
+    )
+
+
+def search_steps_input() -> io.Int.Input:
+    return io.Int.Input(
+        "search_steps", default=0, min=0, max=10000,
+        tooltip="Steps per candidate while searching (the paper's NFEs/iter). 0: the sampler's full step count. "
+        "Fewer steps search cheaper previews; the winner's noise is then rendered at the full step count.",
+    )
+
+
+def max_nfes_input() -> io.Int.Input:
+    return io.Int.Input(
+        "max_nfes", default=0, min=0, max=10_000_000,
+        tooltip="Budget cap in NFEs (network evaluations; with CFG one step of one image is 2). The search stops "
+        "before exceeding it. 0: no cap, the counts above decide.",
+    )
+
+
+class RandomSearchNode(io.ComfyNode):
+    DISPLAY_NAME = "Random Search (Noise Search)"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="NoiseSearchRandomSearch",
+            display_name=cls.DISPLAY_NAME,
+            category=CATEGORY,
+            description="Best-of-N: sample N initial noises (seeds seed, seed+1, ...), keep the best-scoring image.",
+            inputs=[
+                io.Int.Input(
+                    "num_candidates", default=8, min=1, max=4096,
+                    tooltip="N: how many noises to try. Costs N times the NFEs of one image; 1 is a plain sampler run.",
+                ),
+                batch_size_input(),
+                search_steps_input(),
+                max_nfes_input(),
+            ],
+            outputs=[AlgorithmSocket.Output(display_name="algorithm")],
+        )
+
+    @classmethod
+    def execute(cls, num_candidates: int, batch_size: int, search_steps: int, max_nfes: int) -> io.NodeOutput:
+        with reported_as(cls.DISPLAY_NAME):
+            return io.NodeOutput(RandomSearch(num_candidates, batch_size, search_steps, NFEBudget(max_nfes)))
+
+
+class ZeroOrderSearchNode(io.ComfyNode):
+    DISPLAY_NAME = "Zero-Order Search (Noise Search)"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="NoiseSearchZeroOrderSearch",
+            display_name=cls.DISPLAY_NAME,
+            category=CATEGORY,
+            description="Local search around a pivot noise: try neighbours, move to the best one that improves, "
+            "draw a fresh pivot when none does. Less prone to verifier hacking than random search.",
+            inputs=[
+                io.Int.Input("num_neighbours", default=4, min=1, max=1024, tooltip="N: neighbours tried per round."),
+                io.Int.Input("iterations", default=4, min=1, max=1024, tooltip="K: rounds of neighbours."),
+                io.Float.Input(
+                    "lambda", default=0.3, min=0.01, max=round(math.pi, 2), step=0.01,
+                    tooltip="Neighbourhood size: the angle in radians between the pivot and each neighbour on the "
+                    "noise sphere (cosine similarity cos(lambda); 0.3 keeps 95.5% of the pivot).",
+                ),
+                batch_size_input(),
+                search_steps_input(),
+                max_nfes_input(),
+            ],
+            outputs=[AlgorithmSocket.Output(display_name="algorithm")],
+        )
+
+    @classmethod
+    def execute(cls, num_neighbours: int, iterations: int, batch_size: int, search_steps: int, max_nfes: int,
+                **kwargs: float) -> io.NodeOutput:
+        with reported_as(cls.DISPLAY_NAME):
+            return io.NodeOutput(ZeroOrderSearch(
+                num_neighbours, iterations, kwargs["lambda"], batch_size, search_steps, NFEBudget(max_nfes)
+            ))
+
+
+class PathsSearchNode(io.ComfyNode):
+    DISPLAY_NAME = "Search over Paths (Noise Search)"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="NoiseSearchPathsSearch",
+            display_name=cls.DISPLAY_NAME,
+            category=CATEGORY,
+            description="Branch half-denoised states: re-noise each path with fresh noises, denoise further, keep "
+            "the branches whose x0 predictions score best, until the schedule ends.",
+            inputs=[
+                io.Int.Input("num_paths", default=2, min=1, max=256, tooltip="N: paths kept after every round."),
+                io.Int.Input("branches", default=4, min=1, max=256, tooltip="M: fresh noises per path per round."),
+                io.Int.Input("start_step", default=10, min=1, max=10000,
+                             tooltip="The schedule step where branching starts (must be inside the schedule)."),
+                io.Int.Input("forward_steps", default=2, min=1, max=10000,
+                             tooltip="Δf: steps each path is re-noised back by before branching."),
+                io.Int.Input("backward_steps", default=4, min=2, max=10000,
+                             tooltip="Δb: steps each branch is denoised; must exceed forward_steps, so a round "
+                             "advances backward_steps − forward_steps steps."),
+                batch_size_input(),
+                max_nfes_input(),
+            ],
+            outputs=[AlgorithmSocket.Output(display_name="algorithm")],
+        )
+
+    @classmethod
+    def execute(cls, num_paths: int, branches: int, start_step: int, forward_steps: int, backward_steps: int,
+                batch_size: int, max_nfes: int) -> io.NodeOutput:
+        with reported_as(cls.DISPLAY_NAME):
+            return io.NodeOutput(PathsSearch(
+                num_paths, branches, start_step, forward_steps, backward_steps, batch_size, NFEBudget(max_nfes)
+            ))

@@ -1,0 +1,123 @@
+"""The engine both search-sampler nodes share: ComfyUI sampling setup in, node outputs out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from comfy_api.latest import io, ui
+
+from ..search import Algorithm, SearchConfigError, SearchResult, run_search
+from ..search.scaling_curve import plot_scaling_curve
+from .comfy_sampling import ComfyDenoiser, NFECounter
+from .comfy_scoring import DecodeAndScore, ManagedVerifier
+from .node_errors import NodeInputError, reported_as
+from .progress import SearchProgress, node_text_sender
+
+
+@dataclass
+class SamplingSetup:
+    """Everything a search samples with, whichever node built it.
+
+    ``schedule_for(steps)`` gives the sigma schedule for a smaller step count (``search_steps``).
+    """
+
+    guider: Any
+    counter: NFECounter
+    sampler: Any
+    sigmas: torch.Tensor
+    schedule_for: Callable[[int], torch.Tensor]
+    latent: dict[str, Any]
+    samples: torch.Tensor
+    base_seed: int
+
+    def denoiser(self, sigmas: torch.Tensor, on_step: Callable[[torch.Tensor], None] | None = None) -> ComfyDenoiser:
+        return ComfyDenoiser(
+            self.guider, self.sampler, sigmas, self.samples, self.counter,
+            noise_mask=self.latent.get("noise_mask"), batch_index=self.latent.get("batch_index"), on_step=on_step,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """What a replay must match: the full schedule and the latent's shape."""
+        return {"sigmas": [round(float(s), 6) for s in self.sigmas], "latent_shape": list(self.samples.shape)}
+
+
+def check_latent(node_name: str, latent: dict[str, Any]) -> torch.Tensor:
+    samples = latent["samples"]
+    if samples.is_nested or samples.ndim < 4:
+        raise NodeInputError(f"{node_name}: latent_image has shape {tuple(samples.shape)}; expected [1, C, H, W].")
+    if samples.shape[0] != 1:
+        raise NodeInputError(
+            f"{node_name}: latent_image holds a batch of {samples.shape[0]}; the search makes its own batch of "
+            "candidates. Give it one latent (batch_size 1 on the Empty Latent Image node) and set the number "
+            "of candidates on the algorithm node."
+        )
+    return samples
+
+
+def check_condition(node_name: str, verifier: ManagedVerifier, verifier_text: str) -> str | None:
+    if verifier.needs_condition and not verifier_text.strip():
+        raise NodeInputError(
+            f"{node_name}: the {verifier.name} verifier scores images against a text, and verifier_text is "
+            "empty. Type the prompt the images should match (usually your positive prompt) into verifier_text."
+        )
+    return verifier_text if verifier.needs_condition else None
+
+
+def latent_like(latent: dict[str, Any], samples: torch.Tensor) -> dict[str, Any]:
+    out = {key: value for key, value in latent.items() if key not in ("noise_mask", "batch_index")}
+    out["samples"] = samples
+    return out
+
+
+def search_denoisers(
+    setup: SamplingSetup, search_steps: int, on_step: Callable[[torch.Tensor], None]
+) -> tuple[ComfyDenoiser, ComfyDenoiser | None]:
+    """The denoiser candidates are searched with and, when it has fewer steps, the one rendering the winner."""
+    steps = len(setup.sigmas) - 1
+    if search_steps > steps:
+        raise SearchConfigError(
+            "search_steps", f"is {search_steps} but the sampler runs {steps} steps; use 1 to {steps}, or 0 for all"
+        )
+    if 0 < search_steps < steps:
+        return setup.denoiser(setup.schedule_for(search_steps), on_step), setup.denoiser(setup.sigmas, on_step)
+    return setup.denoiser(setup.sigmas, on_step), None
+
+
+def run_search_node(
+    node_name: str, setup: SamplingSetup, algorithm: Algorithm, vae: Any, verifier: ManagedVerifier,
+    verifier_text: str, node_id: str | None,
+) -> io.NodeOutput:
+    condition = check_condition(node_name, verifier, verifier_text)
+    progress = SearchProgress(setup.guider.model_patcher, setup.counter, node_text_sender(node_id))
+    with reported_as(node_name):
+        search, render = search_denoisers(setup, algorithm.search_steps, progress.on_step)
+        result = run_search(algorithm, search, DecodeAndScore(vae, verifier, condition), setup.base_seed, progress, render)
+    return search_outputs(setup, result, verifier.name)
+
+
+def search_outputs(setup: SamplingSetup, result: SearchResult, verifier_name: str) -> io.NodeOutput:
+    table = result.format_table()
+    report = {**result.to_report(), "verifier": verifier_name, "sampling": setup.describe()}
+    curve = plot_scaling_curve(result.curve, f"{result.algorithm} · {verifier_name}", result.plain_image_nfes)
+    return io.NodeOutput(
+        latent_like(setup.latent, result.best_latent),
+        latent_like(setup.latent, result.ranked_latents()),
+        table,
+        json.dumps(report),
+        curve,
+        ui=ui.PreviewText(table),
+    )
+
+
+SEARCH_OUTPUTS = [
+    io.Latent.Output(display_name="best_latent", tooltip="The highest-scoring candidate, rendered at the full step count."),
+    io.Latent.Output(display_name="ranked_latents",
+                     tooltip="Every finished candidate, best first (at search_steps when that is lower)."),
+    io.String.Output(display_name="scores", tooltip="The candidates by rank: seed, score, NFEs."),
+    io.String.Output(display_name="report", tooltip="JSON: algorithm, parameters, costs, every candidate and its recipe."),
+    io.Image.Output(display_name="scaling_curve", tooltip="Best score so far against NFEs spent."),
+]

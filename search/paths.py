@@ -1,0 +1,158 @@
+"""Search over paths: branch noisy intermediate states, keep the branches the verifier prefers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from .budget import NFEBudget
+from .errors import SearchConfigError
+from .protocols import Denoiser, NullMonitor, Scorer, SearchMonitor
+from .random_search import check_batch_size
+from .recipes import Recipe, denoise_op, noise_op, renoise_op
+from .result import Candidate, SearchResult
+from .seeds import derive_seed, offset_seed
+from .tracking import SearchLog, chunks
+
+RENOISE, BRANCH_SAMPLER = 4, 5
+
+
+@dataclass(frozen=True)
+class Path:
+    """A kept path: its state at a schedule index, how it was made, and the candidate that scored it."""
+
+    state: torch.Tensor
+    recipe: Recipe
+    candidate: int | None
+
+
+@dataclass(frozen=True)
+class PathsSearch:
+    """The paper's search over paths.
+
+    ``num_paths`` noises (seeds ``base_seed + p``) are sampled to step ``start_step``. Each round, every
+    path is re-noised back ``forward_steps`` steps with ``branches`` fresh noises, each branch is sampled
+    ``backward_steps`` steps forward (so a round advances ``backward_steps - forward_steps`` steps), the
+    branches are scored on their x0 predictions (free: the last model call already made them) and the
+    top ``num_paths`` are kept. At the end of the schedule the best finished sample wins. An NFE budget
+    lowers the branches per path to what fits (the rounds are fixed by the schedule).
+    """
+
+    num_paths: int = 2
+    branches: int = 2
+    start_step: int = 4
+    forward_steps: int = 2
+    backward_steps: int = 4
+    batch_size: int = 1
+    budget: NFEBudget = field(default_factory=NFEBudget)
+
+    name = "search over paths"
+    search_steps = 0
+
+    def __post_init__(self) -> None:
+        for parameter, value in (("num_paths", self.num_paths), ("branches", self.branches),
+                                 ("forward_steps", self.forward_steps)):
+            if value < 1:
+                raise SearchConfigError(parameter, f"is {value}; it must be at least 1")
+        if self.backward_steps <= self.forward_steps:
+            raise SearchConfigError(
+                "backward_steps",
+                f"is {self.backward_steps} but forward_steps is {self.forward_steps}; each round re-noises "
+                "forward_steps back and samples backward_steps on, so backward_steps must be larger",
+            )
+        if self.start_step < 1:
+            raise SearchConfigError("start_step", f"is {self.start_step}; branching starts after at least 1 step")
+        check_batch_size(self.batch_size)
+
+    def parameters(self) -> dict[str, int]:
+        return {
+            "num_paths": self.num_paths,
+            "branches": self.branches,
+            "start_step": self.start_step,
+            "forward_steps": self.forward_steps,
+            "backward_steps": self.backward_steps,
+            "batch_size": self.batch_size,
+            "max_nfes": self.budget.max_nfes,
+        }
+
+    def rounds(self, steps: int) -> list[tuple[int, int, int]]:
+        """(from, re-noise to, stop) schedule indices of every round."""
+        rounds, index = [], self.start_step
+        while index < steps:
+            to = max(index - self.forward_steps, 0)
+            stop = min(to + self.backward_steps, steps)
+            rounds.append((index, to, stop))
+            index = stop
+        return rounds
+
+    def run(
+        self, denoiser: Denoiser, scorer: Scorer, base_seed: int, monitor: SearchMonitor | None = None
+    ) -> SearchResult:
+        monitor = monitor or NullMonitor()
+        steps = denoiser.steps
+        if self.start_step >= steps:
+            raise SearchConfigError(
+                "start_step", f"is {self.start_step}, outside the schedule of {steps} steps; use 1 to {steps - 1}"
+            )
+        rounds = self.rounds(steps)
+        start_cost = self.num_paths * denoiser.dry_run_nfes(0, self.start_step)
+        branch_cost = self.num_paths * sum(denoiser.dry_run_nfes(to, stop) for _, to, stop in rounds)
+        self.budget.require(start_cost + branch_cost, f"{self.num_paths} paths with 1 branch each")
+        branches = self.budget.affordable(self.branches, branch_cost, start_cost)
+        monitor.planned(start_cost + branches * branch_cost)
+        log = SearchLog(denoiser, scorer, monitor, self.num_paths * branches * len(rounds))
+
+        paths = self._start(denoiser, base_seed, monitor)
+        for round_, (index, to, stop) in enumerate(rounds, start=1):
+            made = self._branch(denoiser, base_seed, paths, branches, round_, index, to, stop, log)
+            paths = self._keep_best(made, log)
+        return log.result(self.name, {**self.parameters(), "branches_run": branches, "base_seed": base_seed})
+
+    def _start(self, denoiser: Denoiser, base_seed: int, monitor: SearchMonitor) -> list[Path]:
+        paths: list[Path] = []
+        for batch in chunks(range(self.num_paths), self.batch_size):
+            monitor.check_cancelled()
+            seeds = [offset_seed(base_seed, p) for p in batch]
+            noise = torch.cat([denoiser.initial_noise(seed) for seed in seeds], dim=0)
+            states = denoiser.denoise(noise, seeds, start=0, stop=self.start_step).states
+            for row, seed in enumerate(seeds):
+                paths.append(Path(states[row : row + 1], [noise_op(seed), denoise_op(self.start_step, seed)], None))
+        return paths
+
+    def _branch(
+        self, denoiser: Denoiser, base_seed: int, paths: list[Path], branches: int, round_: int, index: int,
+        to: int, stop: int, log: SearchLog,
+    ) -> list[tuple[Candidate, torch.Tensor]]:
+        keys = [(p, b) for p in range(len(paths)) for b in range(branches)]
+        finished = stop == denoiser.steps
+        made_branches: list[tuple[Candidate, torch.Tensor]] = []
+        for batch in chunks(keys, self.batch_size):
+            log.monitor.check_cancelled()
+            renoise_seeds = [derive_seed(base_seed, RENOISE, round_, p, b) for p, b in batch]
+            sampler_seeds = [derive_seed(base_seed, BRANCH_SAMPLER, round_, p, b) for p, b in batch]
+            states = torch.cat([
+                denoiser.renoise(paths[p].state, index, to, denoiser.initial_noise(seed))
+                for (p, _), seed in zip(batch, renoise_seeds)
+            ], dim=0)
+            before = denoiser.nfes
+            denoised = denoiser.denoise(states, sampler_seeds, start=to, stop=stop)
+            recipes = [paths[p].recipe + [renoise_op(to, r), denoise_op(stop, q)]
+                       for (p, _), r, q in zip(batch, renoise_seeds, sampler_seeds)]
+            parents = [paths[p].candidate for p, _ in batch]
+            first = len(log.candidates)
+            made = log.record(
+                denoised.states if finished else denoised.x0, recipes, denoiser.nfes - before,
+                make=lambda i, s, n, r, latent: Candidate(
+                    i, s, n, r, latent, parent=parents[i - first], round=round_, final=finished
+                ),
+            )
+            made_branches += [(candidate, denoised.states[row : row + 1]) for row, candidate in enumerate(made)]
+        return made_branches
+
+    def _keep_best(self, branches: list[tuple[Candidate, torch.Tensor]], log: SearchLog) -> list[Path]:
+        ranked = sorted(branches, key=lambda item: (-item[0].score, item[0].index))
+        kept, dropped = ranked[: self.num_paths], ranked[self.num_paths :]
+        for candidate, _ in dropped:
+            log.candidates[candidate.index] = replace(candidate, kept=False, final=False)
+        return [Path(state, candidate.recipe, candidate.index) for candidate, state in kept]
