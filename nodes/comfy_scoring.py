@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -39,10 +39,14 @@ class ManagedVerifier:
 class DecodeAndScore:
     """Decodes latents with the VAE, then scores the images; run between sampler calls, never inside one."""
 
-    def __init__(self, vae: Any, verifier: ManagedVerifier, condition: str | None) -> None:
+    def __init__(
+        self, vae: Any, verifier: ManagedVerifier, condition: str | None,
+        on_decoded: Callable[[torch.Tensor], None] | None = None,
+    ) -> None:
         self.vae = vae
         self.verifier = verifier
         self.condition = condition
+        self.on_decoded = on_decoded
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         images = self.vae.decode(latents)
@@ -52,6 +56,8 @@ class DecodeAndScore:
 
     def score(self, latents: torch.Tensor) -> torch.Tensor:
         images = self.decode(latents)
+        if self.on_decoded is not None:
+            self.on_decoded(images)
         scores = self.verifier.score(images, self.condition)
         frames_per_latent = images.shape[0] // latents.shape[0]
         return scores.reshape(latents.shape[0], frames_per_latent).mean(dim=1)

@@ -8,12 +8,13 @@ from typing import Any, Callable
 
 import torch
 
-from comfy_api.latest import io, ui
+from comfy_api.latest import io
 
 from ..search import Algorithm, SearchConfigError, SearchResult, run_search
 from ..search.scaling_curve import plot_scaling_curve
 from .comfy_sampling import ComfyDenoiser, NFECounter
 from .comfy_scoring import DecodeAndScore, ManagedVerifier
+from .gallery import ThumbnailRecorder, gallery_ui
 from .node_errors import NodeInputError, reported_as
 from .progress import SearchProgress, node_text_sender
 
@@ -93,13 +94,17 @@ def run_search_node(
 ) -> io.NodeOutput:
     condition = check_condition(node_name, verifier, verifier_text)
     progress = SearchProgress(setup.guider.model_patcher, setup.counter, node_text_sender(node_id))
+    thumbnails = ThumbnailRecorder()
+    scorer = DecodeAndScore(vae, verifier, condition, on_decoded=thumbnails)
     with reported_as(node_name):
         search, render = search_denoisers(setup, algorithm.search_steps, progress.on_step)
-        result = run_search(algorithm, search, DecodeAndScore(vae, verifier, condition), setup.base_seed, progress, render)
-    return search_outputs(setup, result, verifier.name)
+        result = run_search(algorithm, search, scorer, setup.base_seed, progress, render)
+    return search_outputs(setup, result, verifier.name, thumbnails)
 
 
-def search_outputs(setup: SamplingSetup, result: SearchResult, verifier_name: str) -> io.NodeOutput:
+def search_outputs(
+    setup: SamplingSetup, result: SearchResult, verifier_name: str, thumbnails: ThumbnailRecorder
+) -> io.NodeOutput:
     table = result.format_table()
     report = {**result.to_report(), "verifier": verifier_name, "sampling": setup.describe()}
     curve = plot_scaling_curve(result.curve, f"{result.algorithm} · {verifier_name}", result.plain_image_nfes)
@@ -109,7 +114,7 @@ def search_outputs(setup: SamplingSetup, result: SearchResult, verifier_name: st
         table,
         json.dumps(report),
         curve,
-        ui=ui.PreviewText(table),
+        ui={"text": [table], "noise_search": [gallery_ui(result, thumbnails)]},
     )
 
 

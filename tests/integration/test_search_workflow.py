@@ -148,3 +148,21 @@ def test_cancel_mid_search_interrupts_without_output(comfyui, search_workflow):
     assert error.value.event == "execution_interrupted"
     assert error.value.data["node_id"] == SAMPLER
     assert max(updates) == 2 * 4
+
+
+def test_the_node_ui_carries_a_gallery_sorted_by_score_with_thumbnails(comfyui, search_workflow):
+    import folder_paths
+
+    run = comfyui.run(search_workflow(num_candidates=5, batch_size=2))
+    report = json.loads(run.outputs(SAMPLER)[3])
+    (gallery,) = run.ui(SAMPLER)["noise_search"]
+    entries = gallery["candidates"]
+    assert len(entries) == 5 and [e["rank"] for e in entries] == [1, 2, 3, 4, 5]
+    assert [e["score"] for e in entries] == sorted((c["score"] for c in report["candidates"]), reverse=True)
+    assert entries[0]["index"] == gallery["best_index"] == report["best_index"]
+    assert gallery["curve"] == report["curve"] and gallery["nfes"]["search"] == report["nfes"]["search"]
+    for entry in entries:
+        seed = next(c["seed"] for c in report["candidates"] if c["index"] == entry["index"])
+        assert entry["seed"] == str(seed)
+        path = Path(folder_paths.get_temp_directory()) / entry["subfolder"] / entry["filename"]
+        assert path.is_file() and path.stat().st_size > 0
