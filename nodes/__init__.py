@@ -7,6 +7,7 @@ from .algorithm_nodes import PathsSearchNode, RandomSearchNode, ZeroOrderSearchN
 from .models_folder import register_verifiers_folder
 from .replay_node import ReplaySearch
 from .search_sampler import SearchSampler
+from .self_supervised_loader import LoadSelfSupervisedVerifier
 from .verifier_loader import LoadCLIPScoreVerifier
 
 NODES: list[type[io.ComfyNode]] = [
@@ -17,6 +18,7 @@ NODES: list[type[io.ComfyNode]] = [
     PathsSearchNode,
     ReplaySearch,
     LoadCLIPScoreVerifier,
+    LoadSelfSupervisedVerifier,
 ]
 
 

@@ -113,7 +113,7 @@ class PathsSearchNode(io.ComfyNode):
                 io.Int.Input("num_paths", default=2, min=1, max=256, tooltip="N: paths kept after every round."),
                 io.Int.Input("branches", default=4, min=1, max=256, tooltip="M: fresh noises per path per round."),
                 io.Int.Input("start_step", default=10, min=1, max=10000,
-                             tooltip="The schedule step where branching starts (must be inside the schedule)."),
+                             tooltip="The schedule step where branching starts: after forward_steps, before the last step."),
                 io.Int.Input("forward_steps", default=2, min=1, max=10000,
                              tooltip="Δf: steps each path is re-noised back by before branching."),
                 io.Int.Input("backward_steps", default=4, min=2, max=10000,

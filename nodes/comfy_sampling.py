@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 from typing import Any, Callable, Sequence
 
 import torch
@@ -86,6 +87,7 @@ class ComfyDenoiser:
         noise_mask: torch.Tensor | None = None,
         batch_index: Sequence[int] | None = None,
         on_step: StepCallback | None = None,
+        probe_level: float | None = None,
     ) -> None:
         self.guider = guider
         self.sampler = sampler
@@ -101,6 +103,7 @@ class ComfyDenoiser:
         self._process_latent_in = model.process_latent_in
         self._process_latent_out = model.process_latent_out
         self._model_sampling = guider.model_patcher.get_model_object("model_sampling")
+        self.probe_index = None if probe_level is None else self.step_nearest(probe_level)
 
     @property
     def nfes(self) -> int:
@@ -119,7 +122,11 @@ class ComfyDenoiser:
         stop = self.steps if stop is None else stop
         if self._one_candidate_per_call and len(sampler_seeds) > 1:
             parts = [self.denoise(states[i : i + 1], [seed], start, stop) for i, seed in enumerate(sampler_seeds)]
-            return Denoised(torch.cat([p.states for p in parts]), torch.cat([p.x0 for p in parts]))
+            probes = [p.probe for p in parts]
+            return Denoised(
+                torch.cat([p.states for p in parts]), torch.cat([p.x0 for p in parts]),
+                None if any(p is None for p in probes) else torch.cat(probes),
+            )
         return self._sample(states, sampler_seeds[0], start, stop, self.on_step)
 
     def _sample(self, states: torch.Tensor, seed: int, start: int, stop: int, on_step: StepCallback | None) -> Denoised:
@@ -131,9 +138,12 @@ class ComfyDenoiser:
                 raise ValueError("continuing from an intermediate state is not supported with a noise mask (inpainting)")
             noise, latent = torch.zeros_like(states), states
         last_x0: list[torch.Tensor] = []
+        probe: list[torch.Tensor] = []
 
         def callback(step: int, x0: torch.Tensor, x: torch.Tensor, total_steps: int) -> None:
             last_x0[:] = [x0]
+            if start + step == self.probe_index:
+                probe[:] = [x0]
             if on_step is not None:
                 on_step(x0)
 
@@ -143,7 +153,8 @@ class ComfyDenoiser:
         )
         device = comfy.model_management.intermediate_device()
         x0 = self._process_latent_out(last_x0[0].float()) if last_x0 else samples
-        return Denoised(states=samples.to(device), x0=x0.to(device))
+        probed = self._process_latent_out(probe[0].float()).to(device) if probe else None
+        return Denoised(states=samples.to(device), x0=x0.to(device), probe=probed)
 
     def renoise(self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor) -> torch.Tensor:
         """Forward-noise with the model's own ``noise_scaling`` (EPS, V, flow/CONST alike)."""
@@ -157,7 +168,19 @@ class ComfyDenoiser:
         ones, zeros = torch.ones((1, 1, 1, 1)), torch.zeros((1, 1, 1, 1))
         signal = float(self._model_sampling.noise_scaling(sigma, zeros, ones, max_denoise=False).reshape(-1)[0])
         noise = float(self._model_sampling.noise_scaling(sigma, ones, zeros, max_denoise=False).reshape(-1)[0])
-        return noise / signal
+        return noise / signal if signal > 0 else math.inf
+
+    def step_nearest(self, probe_level: float) -> int:
+        """The step whose noise level is nearest ``probe_level``: t of the interpolant (1 - t)·x0 + t·noise.
+
+        t = 0.4 (the paper's choice for SiT) is the variance-exploding level t / (1 - t) = 0.67, which
+        each model reaches at its own sigma: 0.67 for EPS models, 0.4 for flow models.
+        """
+        if not 0.0 < probe_level < 1.0:
+            raise ValueError(f"probe_level is {probe_level}; choose a noise level t between 0 and 1 (e.g. 0.4)")
+        target = math.log(probe_level / (1.0 - probe_level))
+        distances = [abs(math.log(max(self.ve_level(i), 1e-12)) - target) for i in range(self.steps)]  # inf at pure noise
+        return min(range(self.steps), key=distances.__getitem__)
 
     def dry_run_nfes(self, start: int, stop: int) -> int:
         """One row's NFEs for steps start..stop: the sampler runs with the network returning zeros."""

@@ -31,9 +31,17 @@ class ManagedVerifier:
     def needs_condition(self) -> bool:
         return self.verifier.needs_condition
 
-    def score(self, images: torch.Tensor, condition: str | None) -> torch.Tensor:
+    @property
+    def probe_level(self) -> float | None:
+        """The noise level of the x0 prediction this verifier compares with (self-supervised), else None."""
+        return getattr(self.verifier, "probe_level", None)
+
+    def score(self, images: torch.Tensor, condition: str | None, probes: torch.Tensor | None = None) -> torch.Tensor:
         comfy.model_management.load_models_gpu([self.patcher], force_full_load=True)
-        return self.verifier.score(images.to(self.patcher.load_device), condition)
+        images = images.to(self.patcher.load_device)
+        if self.probe_level is None:
+            return self.verifier.score(images, condition)
+        return self.verifier.score(images, condition, None if probes is None else probes.to(images.device))
 
 
 class DecodeAndScore:
@@ -54,10 +62,11 @@ class DecodeAndScore:
             images = images.reshape(-1, *images.shape[-3:])
         return images
 
-    def score(self, latents: torch.Tensor) -> torch.Tensor:
+    def score(self, latents: torch.Tensor, probes: torch.Tensor | None = None) -> torch.Tensor:
         images = self.decode(latents)
         if self.on_decoded is not None:
             self.on_decoded(images)
-        scores = self.verifier.score(images, self.condition)
+        probe_images = self.decode(probes) if probes is not None and self.verifier.probe_level is not None else None
+        scores = self.verifier.score(images, self.condition, probe_images)
         frames_per_latent = images.shape[0] // latents.shape[0]
         return scores.reshape(latents.shape[0], frames_per_latent).mean(dim=1)

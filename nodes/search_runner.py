@@ -35,10 +35,14 @@ class SamplingSetup:
     samples: torch.Tensor
     base_seed: int
 
-    def denoiser(self, sigmas: torch.Tensor, on_step: Callable[[torch.Tensor], None] | None = None) -> ComfyDenoiser:
+    def denoiser(
+        self, sigmas: torch.Tensor, on_step: Callable[[torch.Tensor], None] | None = None,
+        probe_level: float | None = None,
+    ) -> ComfyDenoiser:
         return ComfyDenoiser(
             self.guider, self.sampler, sigmas, self.samples, self.counter,
             noise_mask=self.latent.get("noise_mask"), batch_index=self.latent.get("batch_index"), on_step=on_step,
+            probe_level=probe_level,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -75,7 +79,7 @@ def latent_like(latent: dict[str, Any], samples: torch.Tensor) -> dict[str, Any]
 
 
 def search_denoisers(
-    setup: SamplingSetup, search_steps: int, on_step: Callable[[torch.Tensor], None]
+    setup: SamplingSetup, search_steps: int, on_step: Callable[[torch.Tensor], None], probe_level: float | None
 ) -> tuple[ComfyDenoiser, ComfyDenoiser | None]:
     """The denoiser candidates are searched with and, when it has fewer steps, the one rendering the winner."""
     steps = len(setup.sigmas) - 1
@@ -84,8 +88,8 @@ def search_denoisers(
             "search_steps", f"is {search_steps} but the sampler runs {steps} steps; use 1 to {steps}, or 0 for all"
         )
     if 0 < search_steps < steps:
-        return setup.denoiser(setup.schedule_for(search_steps), on_step), setup.denoiser(setup.sigmas, on_step)
-    return setup.denoiser(setup.sigmas, on_step), None
+        return setup.denoiser(setup.schedule_for(search_steps), on_step, probe_level), setup.denoiser(setup.sigmas, on_step)
+    return setup.denoiser(setup.sigmas, on_step, probe_level), None
 
 
 def run_search_node(
@@ -97,7 +101,7 @@ def run_search_node(
     thumbnails = ThumbnailRecorder()
     scorer = DecodeAndScore(vae, verifier, condition, on_decoded=thumbnails)
     with reported_as(node_name):
-        search, render = search_denoisers(setup, algorithm.search_steps, progress.on_step)
+        search, render = search_denoisers(setup, algorithm.search_steps, progress.on_step, verifier.probe_level)
         result = run_search(algorithm, search, scorer, setup.base_seed, progress, render)
     return search_outputs(setup, result, verifier.name, thumbnails)
 

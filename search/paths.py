@@ -61,8 +61,12 @@ class PathsSearch:
                 f"is {self.backward_steps} but forward_steps is {self.forward_steps}; each round re-noises "
                 "forward_steps back and samples backward_steps on, so backward_steps must be larger",
             )
-        if self.start_step < 1:
-            raise SearchConfigError("start_step", f"is {self.start_step}; branching starts after at least 1 step")
+        if self.start_step <= self.forward_steps:
+            raise SearchConfigError(
+                "start_step",
+                f"is {self.start_step} but forward_steps is {self.forward_steps}; the first re-noising goes back "
+                "forward_steps steps and must stay after the schedule's first step, so start_step must be larger",
+            )
         check_batch_size(self.batch_size)
 
     def parameters(self) -> dict[str, int]:
@@ -80,7 +84,7 @@ class PathsSearch:
         """(from, re-noise to, stop) schedule indices of every round."""
         rounds, index = [], self.start_step
         while index < steps:
-            to = max(index - self.forward_steps, 0)
+            to = index - self.forward_steps
             stop = min(to + self.backward_steps, steps)
             rounds.append((index, to, stop))
             index = stop
@@ -146,6 +150,7 @@ class PathsSearch:
                 make=lambda i, s, n, r, latent: Candidate(
                     i, s, n, r, latent, parent=parents[i - first], round=round_, final=finished
                 ),
+                probes=denoised.probe if finished else None,
             )
             made_branches += [(candidate, denoised.states[row : row + 1]) for row, candidate in enumerate(made)]
         return made_branches

@@ -22,10 +22,13 @@ class Denoised:
     in the form the denoiser accepts back as ``states`` and the VAE decodes at sigma 0.
     ``x0``: the model's prediction of the clean latent at the segment's last evaluation, decodable
     like a final latent; scoring it costs no extra network evaluations.
+    ``probe``: the x0 prediction at the denoiser's probe noise level, when it has one and the segment
+    passed it (the self-supervised verifier compares it with the final sample), else ``None``.
     """
 
     states: torch.Tensor
     x0: torch.Tensor
+    probe: torch.Tensor | None = None
 
 
 class Denoiser(Protocol):
@@ -65,9 +68,12 @@ class Denoiser(Protocol):
 
 
 class Scorer(Protocol):
-    """Scores latents: one float per row, higher is better."""
+    """Scores latents: one float per row, higher is better.
 
-    def score(self, latents: torch.Tensor) -> torch.Tensor:
+    ``probes``: each row's x0 prediction at the probe noise level, for scorers that compare with it.
+    """
+
+    def score(self, latents: torch.Tensor, probes: torch.Tensor | None = None) -> torch.Tensor:
         ...
 
 

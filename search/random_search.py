@@ -71,7 +71,7 @@ class RandomSearch:
             seeds = [offset_seed(base_seed, i) for i in indices]
             noise = torch.cat([denoiser.initial_noise(seed) for seed in seeds], dim=0)
             before = denoiser.nfes
-            samples = denoiser.denoise(noise, seeds).states
+            denoised = denoiser.denoise(noise, seeds)
             recipes = [[noise_op(seed), denoise_op(denoiser.steps, seed)] for seed in seeds]
-            log.record(samples, recipes, denoiser.nfes - before)
+            log.record(denoised.states, recipes, denoiser.nfes - before, probes=denoised.probe)
         return log.result(self.name, {**self.parameters(), "base_seed": base_seed})

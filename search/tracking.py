@@ -41,8 +41,8 @@ class SearchLog:
     def spent(self) -> int:
         return self.denoiser.nfes - self.start_nfes
 
-    def score(self, latents: torch.Tensor) -> torch.Tensor:
-        return checked_scores(self.scorer.score(latents), latents.shape[0])
+    def score(self, latents: torch.Tensor, probes: torch.Tensor | None) -> torch.Tensor:
+        return checked_scores(self.scorer.score(latents, probes), latents.shape[0])
 
     def record(
         self,
@@ -50,17 +50,19 @@ class SearchLog:
         recipes: Sequence[Recipe],
         nfes_spent: int,
         make: Callable[[int, float, int, Recipe, torch.Tensor], Candidate] | None = None,
+        probes: torch.Tensor | None = None,
     ) -> list[Candidate]:
         """Score a batch, record one candidate per row, and report progress.
 
         ``nfes_spent`` (what the batch's sampling cost) is shared evenly between its rows; ``make``
-        builds each candidate from (index, score, nfes, recipe, latent) when defaults do not fit.
+        builds each candidate from (index, score, nfes, recipe, latent) when defaults do not fit;
+        ``probes`` are the rows' x0 predictions at the probe level, passed on to the scorer.
         """
         rows = latents.shape[0]
         per_row, remainder = divmod(nfes_spent, rows)
         if remainder:
             raise RuntimeError(f"the sampler evaluated {nfes_spent} rows for {rows} candidates; they cannot be shared evenly")
-        scores = self.score(latents)
+        scores = self.score(latents, probes)
         made = []
         for row in range(rows):
             index = len(self.candidates)

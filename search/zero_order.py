@@ -81,11 +81,12 @@ class ZeroOrderSearch:
             monitor.check_cancelled()
             noise = torch.cat([initial_noise_of(recipe, denoiser) for recipe in recipes], dim=0)
             before = denoiser.nfes
-            samples = denoiser.denoise(noise, sampler_seeds).states
+            denoised = denoiser.denoise(noise, sampler_seeds)
             full = [recipe + [denoise_op(denoiser.steps, seed)] for recipe, seed in zip(recipes, sampler_seeds)]
             return log.record(
-                samples, full, denoiser.nfes - before,
+                denoised.states, full, denoiser.nfes - before,
                 make=lambda i, s, n, r, latent: Candidate(i, s, n, r, latent, parent=parent, round=round_),
+                probes=denoised.probe,
             )
 
         pivot_noise: Recipe = [noise_op(base_seed)]

@@ -6,15 +6,18 @@ benchmarked alone. ``score(images [B, H, W, C] in 0..1, condition) -> Tensor[B]`
 
 from .clip_score import CLIPScoreVerifier
 from .errors import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
-from .open_clip_loading import list_open_clip_weights, load_clip_score_verifier
+from .open_clip_loading import list_open_clip_weights, load_clip_score_verifier, load_self_supervised_verifier
 from .protocol import Verifier
+from .self_supervised import SelfSupervisedVerifier
 
 __all__ = [
     "CLIPScoreVerifier",
+    "SelfSupervisedVerifier",
     "Verifier",
     "VerifierConditionError",
     "VerifierConfigError",
     "VerifierWeightsMissing",
     "list_open_clip_weights",
     "load_clip_score_verifier",
+    "load_self_supervised_verifier",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .clip_score import CLIPScoreVerifier
+from .self_supervised import SelfSupervisedVerifier
 from .errors import VerifierConfigError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -87,3 +88,11 @@ def load_clip_score_verifier(path: Path, architecture: str = AUTO_ARCHITECTURE) 
         mean=preprocess.get("mean", OPENAI_MEAN),
         std=preprocess.get("std", OPENAI_STD),
     )
+
+
+def load_self_supervised_verifier(
+    path: Path, architecture: str = AUTO_ARCHITECTURE, probe_level: float = 0.4
+) -> SelfSupervisedVerifier:
+    """The self-supervised verifier on the image tower of the CLIP model at ``path``."""
+    clip = load_clip_score_verifier(path, architecture)
+    return SelfSupervisedVerifier(clip.module, clip.image_size, clip.mean, clip.std, probe_level)

@@ -18,8 +18,11 @@ class ToyDenoiser:
     (2 stands for CFG's conditional + unconditional rows), counted the way the ComfyUI adapter counts.
     """
 
-    def __init__(self, steps: int = 6, shape: tuple[int, ...] = (4, 8, 8), rows_per_step: int = 2) -> None:
+    def __init__(
+        self, steps: int = 6, shape: tuple[int, ...] = (4, 8, 8), rows_per_step: int = 2, probe_index: int | None = None
+    ) -> None:
         self.sigmas = torch.linspace(10.0, 0.0, steps + 1).tolist()
+        self.probe_index = probe_index
         self.shape = shape
         self.rows_per_step = rows_per_step
         self.calls: list[tuple[list[int], int, int]] = []
@@ -43,13 +46,15 @@ class ToyDenoiser:
         stop = self.steps if stop is None else stop
         self.calls.append((list(sampler_seeds), start, stop))
         x = states * self.sigmas[0] if start == 0 else states.clone()
-        x0 = x
+        x0, probe = x, None
         for i in range(start, stop):
             sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
             x0 = self.network(x, sigma)
+            if i == self.probe_index:
+                probe = x0
             self._nfes += x.shape[0] * self.rows_per_step
             x = x + (x - x0) / sigma * (sigma_next - sigma)
-        return Denoised(states=x, x0=x0)
+        return Denoised(states=x, x0=x0, probe=probe)
 
     def renoise(self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor) -> torch.Tensor:
         return renoise_variance_exploding(states, self.sigmas[start], self.sigmas[to], noise)
@@ -64,7 +69,7 @@ class MeanScorer:
     def __init__(self) -> None:
         self.rows = 0
 
-    def score(self, latents: torch.Tensor) -> torch.Tensor:
+    def score(self, latents: torch.Tensor, probes: torch.Tensor | None = None) -> torch.Tensor:
         self.rows += latents.shape[0]
         return latents.flatten(1).mean(dim=1)
 

@@ -7,7 +7,7 @@ from search import NFEBudget, PathsSearch, SearchConfigError, replay
 def test_rounds_advance_by_backward_minus_forward_steps():
     search = PathsSearch(start_step=2, forward_steps=1, backward_steps=3)
     assert search.rounds(8) == [(2, 1, 4), (4, 3, 6), (6, 5, 8)]
-    assert PathsSearch(start_step=1, forward_steps=2, backward_steps=3).rounds(4) == [(1, 0, 3), (3, 1, 4)]
+    assert PathsSearch(start_step=3, forward_steps=2, backward_steps=3).rounds(5) == [(3, 1, 4), (4, 2, 5)]
 
 
 def test_final_candidates_descend_from_kept_branches(denoiser, scorer):
@@ -74,7 +74,8 @@ def test_a_budget_below_the_search_is_refused(denoiser, scorer):
 @pytest.mark.parametrize("kwargs, parameter", [
     ({"forward_steps": 2, "backward_steps": 2}, "backward_steps"),
     ({"forward_steps": 3, "backward_steps": 1}, "backward_steps"),
-    ({"start_step": 0}, "start_step"), ({"num_paths": 0}, "num_paths"), ({"branches": 0}, "branches"),
+    ({"start_step": 0}, "start_step"), ({"start_step": 2, "forward_steps": 2, "backward_steps": 3}, "start_step"),
+    ({"num_paths": 0}, "num_paths"), ({"branches": 0}, "branches"),
     ({"forward_steps": 0}, "forward_steps"),
 ])
 def test_bad_parameters_are_refused_naming_them(kwargs, parameter):

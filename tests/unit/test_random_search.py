@@ -113,7 +113,7 @@ def test_progress_reports_the_plan_running_best_and_nfes(denoiser, scorer):
 @pytest.mark.parametrize("bad", [torch.tensor([0.1, float("nan")]), torch.tensor([[0.1], [0.2]])])
 def test_a_bad_score_is_an_error_not_a_ranking(denoiser, bad):
     class BadScorer:
-        def score(self, latents):
+        def score(self, latents, probes=None):
             return bad
 
     with pytest.raises(RuntimeError, match="verifier"):

@@ -13,7 +13,7 @@ class DecliningScorer:
     def __init__(self):
         self.count = 0
 
-    def score(self, latents):
+    def score(self, latents, probes=None):
         scores = -torch.arange(self.count, self.count + latents.shape[0], dtype=torch.float32)
         self.count += latents.shape[0]
         return scores

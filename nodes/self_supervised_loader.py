@@ -1,0 +1,54 @@
+"""Loader node for the self-supervised verifier (CLIP image features, no prompt needed)."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..verifiers import VerifierWeightsMissing, load_self_supervised_verifier
+from ..verifiers.open_clip_loading import AUTO_ARCHITECTURE, builtin_architectures
+from .comfy_scoring import ManagedVerifier
+from .comfy_types import CATEGORY, VerifierSocket
+from .models_folder import list_verifier_weights, resolve_verifier_weights
+from .node_errors import reported_as
+from .verifier_loader import HOW_TO_GET
+
+DISPLAY_NAME = "Load Self-Supervised Verifier (Noise Search)"
+
+
+class LoadSelfSupervisedVerifier(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="NoiseSearchSelfSupervisedVerifierLoader",
+            display_name=DISPLAY_NAME,
+            category=CATEGORY,
+            description="Scores each candidate by the CLIP-feature cosine similarity between its final image and the "
+            "model's own x0 prediction at a low noise level. Needs no prompt; costs no extra NFEs. Works with "
+            "random and zero-order search.",
+            inputs=[
+                io.Combo.Input("weights", options=list_verifier_weights(),
+                               tooltip="open_clip weights in models/verifiers (its image tower is used)."),
+                io.Combo.Input("architecture", options=[AUTO_ARCHITECTURE, *builtin_architectures()],
+                               default=AUTO_ARCHITECTURE),
+                io.Float.Input(
+                    "probe_level", default=0.4, min=0.05, max=0.95, step=0.01,
+                    tooltip="Noise level t of the x0 prediction compared with the final image, in the interpolant "
+                    "(1 - t)·image + t·noise, so it means the same for EPS and flow models. The paper uses 0.4.",
+                ),
+            ],
+            outputs=[VerifierSocket.Output(display_name="verifier")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, weights: str, architecture: str, probe_level: float) -> bool | str:
+        try:
+            resolve_verifier_weights(weights, HOW_TO_GET)
+        except VerifierWeightsMissing as missing:
+            return f"{DISPLAY_NAME}: {missing}"
+        return True
+
+    @classmethod
+    def execute(cls, weights: str, architecture: str, probe_level: float) -> io.NodeOutput:
+        with reported_as(DISPLAY_NAME):
+            path = resolve_verifier_weights(weights, HOW_TO_GET)
+            return io.NodeOutput(ManagedVerifier(load_self_supervised_verifier(path, architecture, probe_level)))
