@@ -1,9 +1,13 @@
-"""One real ComfyUI per test session: imported on the CPU, tiny models written, this pack loaded."""
+"""One real ComfyUI per test session: imported on the CPU, tiny models written, this pack loaded.
+
+``NOISE_SEARCH_TEST_DEVICE=gpu`` lets ComfyUI pick its GPU instead (for checks on a machine that has one).
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -31,7 +35,7 @@ class ComfyUI:
 @pytest.fixture(scope="session")
 def comfyui(tmp_path_factory) -> ComfyUI:
     base = tmp_path_factory.mktemp("comfyui-base")
-    nodes = comfy_env.import_comfyui(base)
+    nodes = comfy_env.import_comfyui(base, cpu=os.environ.get("NOISE_SEARCH_TEST_DEVICE", "cpu") == "cpu")
     import folder_paths
 
     models = Path(folder_paths.models_dir)

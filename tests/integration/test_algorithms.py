@@ -75,8 +75,15 @@ def test_unbudgeted_nfes_equal_the_networks_rows(comfyui, unet_rows):
 
 @pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
 def test_replaying_the_report_reproduces_the_winner_bit_for_bit(comfyui, algorithm):
+    """Bit for bit on the CPU (what CI runs); CUDA kernels only promise float rounding across calls."""
+    import comfy.model_management
+
     run = comfyui.run(with_replay(with_algorithm(comfyui.workflow(), algorithm)))
-    assert torch.equal(run.outputs("30")[0]["samples"], run.outputs(SAMPLER)[0]["samples"])
+    replayed, searched = run.outputs("30")[0]["samples"], run.outputs(SAMPLER)[0]["samples"]
+    if comfy.model_management.get_torch_device().type == "cpu":
+        assert torch.equal(replayed, searched)
+    else:
+        torch.testing.assert_close(replayed, searched, rtol=1e-4, atol=1e-3)
 
 
 def test_zero_order_never_returns_worse_than_its_first_pivot(comfyui):
