@@ -1,0 +1,158 @@
+"""Overhead of the search machinery: a search of N candidates against N plain sample + decode + score runs.
+
+Both sides do the same model and verifier work (the same NFEs, decodes and verifier calls), so the
+difference is what the search itself adds: dry-run pricing, noise bookkeeping, recipes, thumbnails,
+the report and the scaling-curve image. Each configuration runs in its own process (so its peak
+memory is its own), warms up once, then is timed over ``--repeats`` runs.
+
+    python -m bench.overhead                       # writes bench/results/overhead.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PROMPT_TEXT = "a red apple on a wooden table"
+
+
+def build_workflow(candidates: int, batch_size: int, steps: int, size: int, seed: int) -> dict[str, Any]:
+    from headless.tiny_models import TINY_CHECKPOINT_NAME, TINY_CLIP_FOLDER
+
+    return {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": TINY_CHECKPOINT_NAME}},
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": PROMPT_TEXT}},
+        "3": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": ""}},
+        "4": {"class_type": "EmptyLatentImage", "inputs": {"width": size, "height": size, "batch_size": 1}},
+        "5": {"class_type": "NoiseSearchCLIPScoreVerifierLoader",
+              "inputs": {"weights": TINY_CLIP_FOLDER, "architecture": "auto"}},
+        "6": {"class_type": "NoiseSearchRandomSearch",
+              "inputs": {"num_candidates": candidates, "batch_size": batch_size, "search_steps": 0, "max_nfes": 0}},
+        "7": {"class_type": "NoiseSearchSampler", "inputs": {
+            "model": ["1", 0], "seed": seed, "steps": steps, "cfg": 5.0, "sampler_name": "euler",
+            "scheduler": "normal", "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["4", 0],
+            "denoise": 1.0, "vae": ["1", 2], "verifier": ["5", 0], "algorithm": ["6", 0],
+            "verifier_text": PROMPT_TEXT}},
+        "8": {"class_type": "PreviewAny", "inputs": {"source": ["7", 2]}},
+    }
+
+
+def peak_memory() -> dict[str, float]:
+    import torch
+
+    memory = {"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if torch.cuda.is_available():
+        memory["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    return memory
+
+
+def measure(mode: str, candidates: int, batch_size: int, steps: int, size: int, repeats: int) -> dict[str, Any]:
+    """One configuration, in this process: ``search`` through ComfyUI's executor, or the ``plain`` loop."""
+    from headless import comfy_env, tiny_models, workflow_runner
+
+    base = Path(tempfile.mkdtemp(prefix="noise-search-bench-"))
+    nodes = comfy_env.import_comfyui(base, cpu=not _has_cuda())
+    import execution
+    import folder_paths
+
+    models = Path(folder_paths.models_dir)
+    tiny_models.write_tiny_sd15_checkpoint(models / "checkpoints" / tiny_models.TINY_CHECKPOINT_NAME)
+    tiny_models.write_tiny_open_clip(models / "verifiers" / tiny_models.TINY_CLIP_FOLDER)
+    comfy_env.load_pack(nodes)
+    executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
+    warm = workflow_runner.run_workflow(build_workflow(candidates, batch_size, steps, size, 0), executor)
+    nfes = json.loads(warm.outputs("7")[3])["nfes"]["search"]
+    model, _, vae = warm.outputs("1")
+    positive, negative = warm.outputs("2")[0], warm.outputs("3")[0]
+    verifier = warm.outputs("5")[0]
+    latent = warm.outputs("4")[0]["samples"]
+
+    def plain_run(seed: int) -> None:
+        import comfy.sample
+        import torch
+
+        with torch.inference_mode():  # as ComfyUI's executor runs every node
+            plain_candidates(seed, comfy.sample)
+
+    def plain_candidates(seed: int, sample_module: Any) -> None:
+        import latent_preview
+
+        for i in range(candidates):
+            noise = sample_module.prepare_noise(latent, seed + i)
+            callback = latent_preview.prepare_callback(model, steps)  # KSampler's progress bar and previews
+            samples = sample_module.sample(model, noise, steps, 5.0, "euler", "normal", positive, negative, latent,
+                                          callback=callback, disable_pbar=True, seed=seed + i)
+            verifier.score(vae.decode(samples), PROMPT_TEXT)
+
+    timings = []
+    for repeat in range(repeats):
+        seed = 1000 * (repeat + 1)
+        started = time.perf_counter()
+        if mode == "search":
+            workflow_runner.run_workflow(build_workflow(candidates, batch_size, steps, size, seed), executor)
+        else:
+            plain_run(seed)
+        timings.append(time.perf_counter() - started)
+    return {"mode": mode, "candidates": candidates, "batch_size": batch_size, "steps": steps, "latent_pixels": size,
+            "nfes": nfes, "seconds": timings, "median_seconds": statistics.median(timings), **peak_memory()}
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def run_in_child(args: argparse.Namespace, mode: str, batch_size: int) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.overhead", "--child", mode, "--candidates", str(args.candidates),
+               "--batch-size", str(batch_size), "--steps", str(args.steps), "--size", str(args.size),
+               "--repeats", str(args.repeats)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=8)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--batch-size", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--size", type=int, default=256, help="image width/height in pixels (latent is 1/8)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", choices=["search", "plain"], help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, default=RESULTS / "overhead.json")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.candidates, args.batch_size, args.steps, args.size, args.repeats)))
+        return
+    plain = run_in_child(args, "plain", 1)
+    searches = [run_in_child(args, "search", batch_size) for batch_size in args.batch_sizes]
+    for search in searches:
+        search["overhead_vs_plain"] = search["median_seconds"] / plain["median_seconds"] - 1.0
+    report = {
+        "command": "python -m bench.overhead " + " ".join(sys.argv[1:]),
+        "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
+                    "cuda": _has_cuda()},
+        "plain": plain,
+        "search": searches,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"plain loop: {plain['median_seconds']:.2f} s for {args.candidates} images, peak RSS {plain['peak_rss_mib']:.0f} MiB")
+    for search in searches:
+        print(f"search batch_size {search['batch_size']}: {search['median_seconds']:.2f} s "
+              f"({100 * search['overhead_vs_plain']:+.1f}% vs plain), peak RSS {search['peak_rss_mib']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
