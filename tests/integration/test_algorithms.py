@@ -200,3 +200,25 @@ def test_the_replay_node_refuses_a_different_schedule(comfyui):
     prompt["30"]["inputs"]["steps"] = 9
     with pytest.raises(WorkflowFailed, match="Replay Noise Search.*different schedule"):
         comfyui.run(prompt)
+
+
+@pytest.mark.parametrize("algorithm", ["zero_order", "paths"])
+def test_cancel_mid_search_stops_every_algorithm_without_output(comfyui, algorithm):
+    import comfy.model_management
+    import comfy.utils
+
+    updates = []
+
+    def interrupt_at_first_step(value, total, preview, prompt_id=None, node_id=None):
+        updates.append((value, total))
+        comfy.model_management.interrupt_current_processing(True)
+
+    comfy.utils.set_progress_bar_global_hook(interrupt_at_first_step)
+    try:
+        with pytest.raises(WorkflowFailed) as error:
+            comfyui.run(with_algorithm(comfyui.workflow(), algorithm))
+    finally:
+        comfy.utils.set_progress_bar_global_hook(None)
+        comfy.model_management.interrupt_current_processing(False)
+    assert error.value.event == "execution_interrupted" and error.value.data["node_id"] == SAMPLER
+    assert max(value for value, _ in updates) < max(total for _, total in updates)

@@ -127,15 +127,16 @@ def test_a_latent_batch_is_refused_with_the_fix(comfyui, search_workflow):
     assert "Noise Search Sampler" in str(error.value) and "batch_size 1" in str(error.value)
 
 
-def test_cancel_mid_search_interrupts_without_output(comfyui, search_workflow):
+def test_cancel_between_batches_interrupts_without_output(comfyui, search_workflow):
     import comfy.model_management
     import comfy.utils
 
     updates = []
+    first_batch = 2 * 4 * 2  # 2 candidates x 4 steps x 2 CFG rows: the progress bar counts NFEs
 
     def interrupt_after_first_batch(value, total, preview, prompt_id=None, node_id=None):
-        updates.append(value)
-        if value >= 2 * 4:  # the first batch of 2 candidates has finished its 4 steps
+        updates.append((value, total))
+        if value >= first_batch:
             comfy.model_management.interrupt_current_processing(True)
 
     comfy.utils.set_progress_bar_global_hook(interrupt_after_first_batch)
@@ -147,7 +148,8 @@ def test_cancel_mid_search_interrupts_without_output(comfyui, search_workflow):
         comfy.model_management.interrupt_current_processing(False)
     assert error.value.event == "execution_interrupted"
     assert error.value.data["node_id"] == SAMPLER
-    assert max(updates) == 2 * 4
+    assert max(value for value, _ in updates) == first_batch
+    assert {total for _, total in updates} == {6 * 4 * 2}
 
 
 def test_the_node_ui_carries_a_gallery_sorted_by_score_with_thumbnails(comfyui, search_workflow):
