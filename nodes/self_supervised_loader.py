@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..verifiers import VerifierWeightsMissing, load_self_supervised_verifier
-from ..verifiers.open_clip_loading import AUTO_ARCHITECTURE, builtin_architectures
+from ..verifiers import load_self_supervised_verifier
 from .comfy_scoring import ManagedVerifier
 from .comfy_types import CATEGORY, VerifierSocket
-from .models_folder import list_verifier_weights, resolve_verifier_weights
+from .models_folder import resolve_verifier_weights
 from .node_errors import reported_as
-from .verifier_loader import HOW_TO_GET
+from .open_clip_inputs import HOW_TO_GET, missing_weights_message, open_clip_inputs
 
 DISPLAY_NAME = "Load Self-Supervised Verifier (Noise Search)"
 
@@ -26,10 +25,7 @@ class LoadSelfSupervisedVerifier(io.ComfyNode):
             "model's own x0 prediction at a low noise level. Needs no prompt; costs no extra NFEs. Works with "
             "random and zero-order search.",
             inputs=[
-                io.Combo.Input("weights", options=list_verifier_weights(),
-                               tooltip="open_clip weights in models/verifiers (its image tower is used)."),
-                io.Combo.Input("architecture", options=[AUTO_ARCHITECTURE, *builtin_architectures()],
-                               default=AUTO_ARCHITECTURE),
+                *open_clip_inputs("open_clip weights in models/verifiers (its image tower is used)."),
                 io.Float.Input(
                     "probe_level", default=0.4, min=0.05, max=0.95, step=0.01,
                     tooltip="Noise level t of the x0 prediction compared with the final image, in the interpolant "
@@ -41,11 +37,7 @@ class LoadSelfSupervisedVerifier(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, weights: str, architecture: str, probe_level: float) -> bool | str:
-        try:
-            resolve_verifier_weights(weights, HOW_TO_GET)
-        except VerifierWeightsMissing as missing:
-            return f"{DISPLAY_NAME}: {missing}"
-        return True
+        return missing_weights_message(DISPLAY_NAME, weights)
 
     @classmethod
     def execute(cls, weights: str, architecture: str, probe_level: float) -> io.NodeOutput:
