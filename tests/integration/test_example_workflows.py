@@ -42,7 +42,7 @@ def test_the_example_validates_in_comfyui(comfyui, workflow):
 
 
 def test_conversion_maps_widgets_past_the_seed_control_value(comfyui):
-    workflow = json.loads(EXAMPLES[0].read_text())
+    workflow = json.loads((EXAMPLES[0].parent / "sd15_clip_score_random_search.json").read_text())
     prompt = ui_to_api(workflow, comfyui.nodes.NODE_CLASS_MAPPINGS)
     sampler = next(node for node in prompt.values() if node["class_type"] == "NoiseSearchSampler")
     ui_node = next(node for node in workflow["nodes"] if node["type"] == "NoiseSearchSampler")
