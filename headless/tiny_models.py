@@ -13,6 +13,7 @@ import torch
 
 TINY_CHECKPOINT_NAME = "noise_search_tiny_sd15.safetensors"
 TINY_CLIP_FOLDER = "noise_search_tiny_clip"
+TINY_AESTHETIC_HEAD = "noise_search_tiny_aesthetic_head.pth"
 TINY_CONTEXT_DIM = 32
 
 TINY_TEXT_ENCODER_CONFIG = {
@@ -177,3 +178,14 @@ def write_tiny_open_clip(folder: Path, seed: int = 0) -> Path:
         str(folder / "open_clip_model.safetensors"),
     )
     return folder
+
+
+def write_tiny_aesthetic_head(path: Path, embedding_size: int = 32, seed: int = 0) -> Path:
+    """Save an aesthetic-predictor head for the tiny CLIP, as the released .pth: a plain state dict."""
+    from verifiers.aesthetic import AestheticHead
+
+    head = AestheticHead(embedding_size)
+    initialise(head, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(head.state_dict(), str(path))
+    return path

@@ -3,9 +3,11 @@
 from comfy_api.latest import ComfyExtension, io
 
 from .advanced_search_sampler import AdvancedSearchSampler
+from .aesthetic_loader import LoadAestheticVerifier
 from .algorithm_nodes import PathsSearchNode, RandomSearchNode, ZeroOrderSearchNode
 from .models_folder import register_verifiers_folder
 from .replay_node import ReplaySearch
+from .score_images import ScoreImages
 from .search_sampler import SearchSampler
 from .self_supervised_loader import LoadSelfSupervisedVerifier
 from .verifier_loader import LoadCLIPScoreVerifier
@@ -19,6 +21,8 @@ NODES: list[type[io.ComfyNode]] = [
     ReplaySearch,
     LoadCLIPScoreVerifier,
     LoadSelfSupervisedVerifier,
+    LoadAestheticVerifier,
+    ScoreImages,
 ]
 
 

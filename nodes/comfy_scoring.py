@@ -13,14 +13,18 @@ from ..verifiers import Verifier
 
 
 class ManagedVerifier:
-    """A verifier whose weights ComfyUI loads onto its device and offloads when memory is needed."""
+    """A verifier whose weights ComfyUI loads onto its device and offloads when memory is needed.
+
+    In fp16 where ComfyUI would run a model of its own in fp16 on that device, else fp32.
+    """
 
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
+        load_device = comfy.model_management.get_torch_device()
+        if comfy.model_management.should_use_fp16(load_device):
+            verifier.module.half()
         self.patcher = comfy.model_patcher.ModelPatcher(
-            verifier.module,
-            load_device=comfy.model_management.get_torch_device(),
-            offload_device=comfy.model_management.unet_offload_device(),
+            verifier.module, load_device=load_device, offload_device=comfy.model_management.unet_offload_device(),
         )
 
     @property

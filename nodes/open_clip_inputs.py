@@ -26,10 +26,10 @@ def open_clip_inputs(weights_tooltip: str) -> list[io.Input]:
     ]
 
 
-def missing_weights_message(display_name: str, weights: str) -> bool | str:
+def missing_weights_message(display_name: str, weights: str, how_to_get: str = HOW_TO_GET) -> bool | str:
     """True when the weights are there; else the message ComfyUI shows at validation, before anything runs."""
     try:
-        resolve_verifier_weights(weights, HOW_TO_GET)
+        resolve_verifier_weights(weights, how_to_get)
     except VerifierWeightsMissing as missing:
         return f"{display_name}: {missing}"
     return True

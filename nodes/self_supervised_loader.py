@@ -5,11 +5,11 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..verifiers import load_self_supervised_verifier
-from .comfy_scoring import ManagedVerifier
 from .comfy_types import CATEGORY, VerifierSocket
 from .models_folder import resolve_verifier_weights
 from .node_errors import reported_as
 from .open_clip_inputs import HOW_TO_GET, missing_weights_message, open_clip_inputs
+from .verifier_cache import cached_verifier
 
 DISPLAY_NAME = "Load Self-Supervised Verifier (Noise Search)"
 
@@ -43,4 +43,7 @@ class LoadSelfSupervisedVerifier(io.ComfyNode):
     def execute(cls, weights: str, architecture: str, probe_level: float) -> io.NodeOutput:
         with reported_as(DISPLAY_NAME):
             path = resolve_verifier_weights(weights, HOW_TO_GET)
-            return io.NodeOutput(ManagedVerifier(load_self_supervised_verifier(path, architecture, probe_level)))
+            return io.NodeOutput(cached_verifier(
+                "self-supervised", [path], (architecture, probe_level),
+                lambda: load_self_supervised_verifier(path, architecture, probe_level),
+            ))

@@ -4,13 +4,20 @@ Pure PyTorch (plus open_clip): nothing here imports ComfyUI, so the verifiers ca
 benchmarked alone. ``score(images [B, H, W, C] in 0..1, condition) -> Tensor[B]``.
 """
 
+from .aesthetic import AestheticVerifier
 from .clip_score import CLIPScoreVerifier
 from .errors import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
-from .open_clip_loading import list_open_clip_weights, load_clip_score_verifier, load_self_supervised_verifier
+from .open_clip_loading import (
+    list_open_clip_weights,
+    load_aesthetic_verifier,
+    load_clip_score_verifier,
+    load_self_supervised_verifier,
+)
 from .protocol import Verifier
 from .self_supervised import SelfSupervisedVerifier
 
 __all__ = [
+    "AestheticVerifier",
     "CLIPScoreVerifier",
     "SelfSupervisedVerifier",
     "Verifier",
@@ -18,6 +25,7 @@ __all__ = [
     "VerifierConfigError",
     "VerifierWeightsMissing",
     "list_open_clip_weights",
+    "load_aesthetic_verifier",
     "load_clip_score_verifier",
     "load_self_supervised_verifier",
 ]

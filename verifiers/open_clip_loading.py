@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from .aesthetic import AestheticVerifier, load_head_state
 from .clip_score import CLIPScoreVerifier
 from .self_supervised import SelfSupervisedVerifier
 from .errors import VerifierConfigError
@@ -96,3 +97,9 @@ def load_self_supervised_verifier(
     """The self-supervised verifier on the image tower of the CLIP model at ``path``."""
     clip = load_clip_score_verifier(path, architecture)
     return SelfSupervisedVerifier(clip.module, clip.image_size, clip.mean, clip.std, probe_level)
+
+
+def load_aesthetic_verifier(head_path: Path, clip_path: Path, architecture: str = AUTO_ARCHITECTURE) -> AestheticVerifier:
+    """The LAION aesthetic predictor: its head file plus the CLIP model whose image embeddings it rates."""
+    clip = load_clip_score_verifier(clip_path, architecture)
+    return AestheticVerifier(clip.module, load_head_state(head_path), clip.image_size, clip.mean, clip.std)

@@ -1,0 +1,75 @@
+"""Verifiers under ComfyUI's model management: built once, loaded on demand, offloaded when asked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from headless import tiny_models
+
+SAMPLER = "7"
+
+
+@pytest.fixture(scope="module")
+def aesthetic_head(comfyui):
+    import folder_paths
+
+    from pathlib import Path
+
+    return tiny_models.write_tiny_aesthetic_head(
+        Path(folder_paths.models_dir) / "verifiers" / tiny_models.TINY_AESTHETIC_HEAD)
+
+
+def aesthetic_workflow(comfyui):
+    prompt = comfyui.workflow()
+    prompt["5"] = {"class_type": "NoiseSearchAestheticVerifierLoader", "inputs": {
+        "head": tiny_models.TINY_AESTHETIC_HEAD, "weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto"}}
+    prompt["6"]["inputs"]["num_candidates"] = 3
+    return prompt
+
+
+def test_the_aesthetic_verifier_ranks_a_search(comfyui, aesthetic_head):
+    report = json.loads(comfyui.run(aesthetic_workflow(comfyui)).outputs(SAMPLER)[3])
+    assert report["verifier"] == "aesthetic score" and len(report["candidates"]) == 3
+    assert report["best_score"] == max(c["score"] for c in report["candidates"])
+
+
+def test_a_verifier_loaded_twice_is_built_once(comfyui):
+    first = comfyui.run(comfyui.workflow()).outputs("5")[0]
+    second = comfyui.run(comfyui.workflow()).outputs("5")[0]  # a fresh executor: the loader node runs again
+    assert first is second
+
+
+def test_model_management_loads_the_verifier_and_offloads_it_on_demand(comfyui):
+    import comfy.model_management
+
+    verifier = comfyui.run(comfyui.workflow()).outputs("5")[0]
+
+    def loaded() -> bool:
+        return any(entry.model is verifier.patcher for entry in comfy.model_management.current_loaded_models)
+
+    verifier.score(torch.rand((1, 32, 32, 3)), "a test")
+    assert loaded()
+    comfy.model_management.free_memory(1e30, verifier.patcher.load_device)
+    assert not loaded()
+    assert verifier.score(torch.rand((1, 32, 32, 3)), "reloaded on demand").shape == (1,)
+    assert loaded()
+
+
+def test_score_images_sorts_any_batch_best_first(comfyui):
+    prompt = comfyui.workflow()
+    prompt["6"]["inputs"]["num_candidates"] = 4
+    prompt["40"] = {"class_type": "VAEDecode", "inputs": {"samples": [SAMPLER, 1], "vae": ["1", 2]}}
+    prompt["41"] = {"class_type": "ImageInvert", "inputs": {"image": ["40", 0]}}
+    prompt["42"] = {"class_type": "NoiseSearchScoreImages", "inputs": {"images": ["41", 0], "verifier": ["5", 0],
+                                                                       "text": "a red apple"}}
+    prompt["43"] = {"class_type": "PreviewImage", "inputs": {"images": ["42", 0]}}
+    run = comfyui.run(prompt)
+    inverted = run.outputs("41")[0]
+    sorted_images, scores_json, best = run.outputs("42")
+    ranked = json.loads(scores_json)
+    assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
+    assert best == ranked[0]["score"]
+    assert torch.equal(sorted_images, inverted[[r["index"] for r in ranked]])
