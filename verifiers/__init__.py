@@ -2,6 +2,9 @@
 
 Pure PyTorch (plus open_clip): nothing here imports ComfyUI, so the verifiers can be tested and
 benchmarked alone. ``score(images [B, H, W, C] in 0..1, condition) -> Tensor[B]``.
+
+Verifiers score in ``torch.inference_mode``: ComfyUI moves weights between devices inside its own
+inference mode, which turns them into inference tensors that only work there.
 """
 
 from .aesthetic import AestheticVerifier

@@ -88,7 +88,7 @@ class AestheticVerifier:
     def module(self) -> torch.nn.Module:
         return self._module
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def score(self, images: torch.Tensor, condition: str | None) -> torch.Tensor:
         parameter = next(self._module.parameters())
         pixels = normalize(resize_and_center_crop(images, self.image_size), self.mean, self.std)

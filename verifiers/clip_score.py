@@ -40,7 +40,7 @@ class CLIPScoreVerifier:
     def module(self) -> torch.nn.Module:
         return self._model
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def score(self, images: torch.Tensor, condition: str | None) -> torch.Tensor:
         if condition is None or not condition.strip():
             raise VerifierConditionError(

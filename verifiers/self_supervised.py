@@ -38,7 +38,7 @@ class SelfSupervisedVerifier:
     def module(self) -> torch.nn.Module:
         return self._model
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def features(self, images: torch.Tensor) -> torch.Tensor:
         parameter = next(self._model.parameters())
         pixels = normalize(resize_and_center_crop(images, self.image_size), self.mean, self.std)
