@@ -11,6 +11,7 @@ from .score_images import ScoreImages
 from .search_sampler import SearchSampler
 from .self_supervised_loader import LoadSelfSupervisedVerifier
 from .verifier_loader import LoadCLIPScoreVerifier
+from .zero_shot_loader import LoadZeroShotVerifier
 
 NODES: list[type[io.ComfyNode]] = [
     SearchSampler,
@@ -22,6 +23,7 @@ NODES: list[type[io.ComfyNode]] = [
     LoadCLIPScoreVerifier,
     LoadSelfSupervisedVerifier,
     LoadAestheticVerifier,
+    LoadZeroShotVerifier,
     ScoreImages,
 ]
 

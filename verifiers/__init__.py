@@ -15,13 +15,16 @@ from .open_clip_loading import (
     load_aesthetic_verifier,
     load_clip_score_verifier,
     load_self_supervised_verifier,
+    load_zero_shot_verifier,
 )
 from .protocol import Verifier
 from .self_supervised import SelfSupervisedVerifier
+from .zero_shot import CLIPZeroShotVerifier, imagenet_1k_classes
 
 __all__ = [
     "AestheticVerifier",
     "CLIPScoreVerifier",
+    "CLIPZeroShotVerifier",
     "SelfSupervisedVerifier",
     "Verifier",
     "VerifierConditionError",
@@ -30,5 +33,7 @@ __all__ = [
     "list_open_clip_weights",
     "load_aesthetic_verifier",
     "load_clip_score_verifier",
+    "imagenet_1k_classes",
     "load_self_supervised_verifier",
+    "load_zero_shot_verifier",
 ]

@@ -40,6 +40,10 @@ class CLIPScoreVerifier:
     def module(self) -> torch.nn.Module:
         return self._model
 
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self._tokenizer
+
     @torch.inference_mode()
     def score(self, images: torch.Tensor, condition: str | None) -> torch.Tensor:
         if condition is None or not condition.strip():

@@ -15,6 +15,7 @@ from typing import Iterable
 from .aesthetic import AestheticVerifier, load_head_state
 from .clip_score import CLIPScoreVerifier
 from .self_supervised import SelfSupervisedVerifier
+from .zero_shot import CLIPZeroShotVerifier, imagenet_1k_classes
 from .errors import VerifierConfigError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -103,3 +104,16 @@ def load_aesthetic_verifier(head_path: Path, clip_path: Path, architecture: str 
     """The LAION aesthetic predictor: its head file plus the CLIP model whose image embeddings it rates."""
     clip = load_clip_score_verifier(clip_path, architecture)
     return AestheticVerifier(clip.module, load_head_state(head_path), clip.image_size, clip.mean, clip.std)
+
+
+def load_zero_shot_verifier(
+    path: Path, architecture: str = AUTO_ARCHITECTURE, class_names: list[str] | None = None
+) -> CLIPZeroShotVerifier:
+    """CLIP zero-shot class logits over ``class_names`` (ImageNet-1k when not given), OpenAI's templates."""
+    import open_clip
+
+    clip = load_clip_score_verifier(path, architecture)
+    return CLIPZeroShotVerifier(
+        clip.module, clip.tokenizer, clip.image_size, clip.mean, clip.std,
+        class_names or imagenet_1k_classes(), open_clip.OPENAI_IMAGENET_TEMPLATES,
+    )

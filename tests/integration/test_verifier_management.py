@@ -74,3 +74,24 @@ def test_score_images_sorts_any_batch_best_first(comfyui):
     assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
     assert best == ranked[0]["score"]
     assert torch.equal(sorted_images, inverted[[r["index"] for r in ranked]])
+
+
+def zero_shot_workflow(comfyui, verifier_text: str):
+    prompt = comfyui.workflow()
+    prompt["5"] = {"class_type": "NoiseSearchZeroShotVerifierLoader", "inputs": {
+        "weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto", "class_names": "red apple\ngreen pear"}}
+    prompt["6"]["inputs"]["num_candidates"] = 3
+    prompt[SAMPLER]["inputs"]["verifier_text"] = verifier_text
+    return prompt
+
+
+def test_the_class_logit_verifier_scores_the_requested_class(comfyui):
+    report = json.loads(comfyui.run(zero_shot_workflow(comfyui, "green pear")).outputs(SAMPLER)[3])
+    assert report["verifier"] == "CLIP class logit" and len(report["candidates"]) == 3
+
+
+def test_a_verifier_text_that_is_no_class_names_the_node_and_the_classes(comfyui):
+    from headless.workflow_runner import WorkflowFailed
+
+    with pytest.raises(WorkflowFailed, match="Noise Search Sampler: 'green peer' is not one of .* 'green pear'"):
+        comfyui.run(zero_shot_workflow(comfyui, "green peer"))
