@@ -49,7 +49,10 @@ class ManagedVerifier:
 
 
 class DecodeAndScore:
-    """Decodes latents with the VAE, then scores the images; run between sampler calls, never inside one."""
+    """Decodes latents with the VAE, then scores the images; run between sampler calls, never inside one.
+
+    With an ensemble it returns one column per verifier and passes the ensemble's ``combine`` on.
+    """
 
     def __init__(
         self, vae: Any, verifier: ManagedVerifier, condition: str | None,
@@ -59,6 +62,7 @@ class DecodeAndScore:
         self.verifier = verifier
         self.condition = condition
         self.on_decoded = on_decoded
+        self.combine = getattr(verifier, "combine", None)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         images = self.vae.decode(latents)
@@ -73,4 +77,4 @@ class DecodeAndScore:
         probe_images = self.decode(probes) if probes is not None and self.verifier.probe_level is not None else None
         scores = self.verifier.score(images, self.condition, probe_images)
         frames_per_latent = images.shape[0] // latents.shape[0]
-        return scores.reshape(latents.shape[0], frames_per_latent).mean(dim=1)
+        return scores.reshape(latents.shape[0], frames_per_latent, *scores.shape[1:]).mean(dim=1)

@@ -47,6 +47,9 @@ class ScoreImages(io.ComfyNode):
             )
         with reported_as(DISPLAY_NAME):
             scores = verifier.score(images, text if verifier.needs_condition else None).float()
+        combine = getattr(verifier, "combine", None)
+        if combine is not None:  # an ensemble ranks the images against each other
+            scores = combine(scores)
         order = torch.argsort(scores, descending=True, stable=True)
         ranked = [{"index": int(i), "score": float(scores[i])} for i in order]
         table = "\n".join(f"{rank}. image {r['index']}: {r['score']:.6g}" for rank, r in enumerate(ranked, start=1))

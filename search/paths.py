@@ -156,7 +156,8 @@ class PathsSearch:
         return made_branches
 
     def _keep_best(self, branches: list[tuple[Candidate, torch.Tensor]], log: SearchLog) -> list[Path]:
-        ranked = sorted(branches, key=lambda item: (-item[0].score, item[0].index))
+        current = [(log.latest(candidate), state) for candidate, state in branches]
+        ranked = sorted(current, key=lambda item: (-item[0].score, item[0].index))
         kept, dropped = ranked[: self.num_paths], ranked[self.num_paths :]
         for candidate, _ in dropped:
             log.candidates[candidate.index] = replace(candidate, kept=False, final=False)

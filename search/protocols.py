@@ -9,7 +9,7 @@ plain tensors.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import torch
 
@@ -71,7 +71,12 @@ class Scorer(Protocol):
     """Scores latents: one float per row, higher is better.
 
     ``probes``: each row's x0 prediction at the probe noise level, for scorers that compare with it.
+    A scorer whose ``combine`` is not None (an ensemble) returns ``[B, V]``, one column per verifier;
+    the search then scores every candidate by ``combine`` over all candidates so far, because such
+    scores (ranks, z-scores) are relative to the set being compared.
     """
+
+    combine: Callable[[torch.Tensor], torch.Tensor] | None
 
     def score(self, latents: torch.Tensor, probes: torch.Tensor | None = None) -> torch.Tensor:
         ...

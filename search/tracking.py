@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import torch
@@ -11,10 +12,10 @@ from .recipes import Recipe
 from .result import Candidate, SearchResult
 
 
-def checked_scores(scores: torch.Tensor, rows: int) -> torch.Tensor:
-    """The scorer's output as a flat float tensor, refusing a wrong shape or a non-finite score."""
+def checked_scores(scores: torch.Tensor, rows: int, columns: bool = False) -> torch.Tensor:
+    """The scorer's output as a float tensor ``[rows]`` (or ``[rows, V]``), refusing a non-finite score."""
     scores = torch.as_tensor(scores).detach().float().cpu()
-    if scores.shape != (rows,):
+    if scores.ndim != (2 if columns else 1) or scores.shape[0] != rows:
         raise RuntimeError(f"the verifier returned scores of shape {tuple(scores.shape)} for {rows} images")
     if not torch.isfinite(scores).all():
         raise RuntimeError(f"the verifier returned a non-finite score: {scores.tolist()}")
@@ -36,13 +37,26 @@ class SearchLog:
         self.start_nfes = denoiser.nfes
         self.candidates: list[Candidate] = []
         self.curve: list[tuple[int, float]] = []
+        self.combine = getattr(scorer, "combine", None)
+        self.verifier_scores: list[torch.Tensor] = []
 
     @property
     def spent(self) -> int:
         return self.denoiser.nfes - self.start_nfes
 
     def score(self, latents: torch.Tensor, probes: torch.Tensor | None) -> torch.Tensor:
-        return checked_scores(self.scorer.score(latents, probes), latents.shape[0])
+        """This batch's scores; with a set-relative scorer, rescores everything recorded before too."""
+        scores = checked_scores(self.scorer.score(latents, probes), latents.shape[0], columns=self.combine is not None)
+        if self.combine is None:
+            return scores
+        self.verifier_scores.extend(scores)
+        combined = checked_scores(self.combine(torch.stack(self.verifier_scores)), len(self.verifier_scores))
+        self.candidates = [replace(c, score=float(combined[c.index])) for c in self.candidates]
+        return combined[len(self.candidates) :]
+
+    def latest(self, candidate: Candidate) -> Candidate:
+        """The candidate as now scored (a set-relative score moves as candidates are added)."""
+        return self.candidates[candidate.index]
 
     def record(
         self,

@@ -102,7 +102,8 @@ class ZeroOrderSearch:
                            for key in batch]
                 sampler_seeds = [derive_seed(base_seed, NEIGHBOUR_SAMPLER, *key) for key in batch]
                 neighbours += evaluate(recipes, sampler_seeds, pivot.index, round_)
-            challenger = min(neighbours, key=lambda c: (-c.score, c.index))
+            pivot = log.latest(pivot)
+            challenger = min((log.latest(c) for c in neighbours), key=lambda c: (-c.score, c.index))
             if challenger.score > pivot.score:
                 pivot, pivot_noise = challenger, challenger.recipe[:-1]
             elif self.budget.affordable(1, cost, log.spent):

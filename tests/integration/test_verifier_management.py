@@ -95,3 +95,30 @@ def test_a_verifier_text_that_is_no_class_names_the_node_and_the_classes(comfyui
 
     with pytest.raises(WorkflowFailed, match="Noise Search Sampler: 'green peer' is not one of .* 'green pear'"):
         comfyui.run(zero_shot_workflow(comfyui, "green peer"))
+
+
+def test_an_ensemble_ranks_the_search_by_averaged_ranks(comfyui, aesthetic_head):
+    prompt = aesthetic_workflow(comfyui)
+    prompt["6"]["inputs"]["num_candidates"] = 5
+    prompt["50"] = prompt["5"]
+    prompt["51"] = {"class_type": "NoiseSearchCLIPScoreVerifierLoader",
+                    "inputs": {"weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto"}}
+    prompt["5"] = {"class_type": "NoiseSearchVerifierEnsemble", "inputs": {
+        "verifier_1": ["51", 0], "verifier_2": ["50", 0], "method": "rank average", "weights": "1, 1"}}
+    report = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])
+    scores = [c["score"] for c in report["candidates"]]
+    assert report["verifier"].startswith("ensemble (rank average: CLIP score, aesthetic score)")
+    assert all(0.0 <= s <= 1.0 for s in scores) and sorted(s * 8 for s in scores) == pytest.approx(
+        sorted(round(s * 8) for s in scores))  # mean of two ranks out of 0..4, scaled by 4: multiples of 1/8
+    assert report["best_score"] == max(scores)
+
+
+def test_ensemble_weights_that_do_not_fit_name_the_node(comfyui):
+    from headless.workflow_runner import WorkflowFailed
+
+    prompt = comfyui.workflow()
+    prompt["51"] = dict(prompt["5"])
+    prompt["5"] = {"class_type": "NoiseSearchVerifierEnsemble", "inputs": {
+        "verifier_1": ["51", 0], "verifier_2": ["51", 0], "method": "weighted z-score", "weights": "1, -2"}}
+    with pytest.raises(WorkflowFailed, match="Verifier Ensemble \\(Noise Search\\): weights '1, -2'"):
+        comfyui.run(prompt)
