@@ -41,6 +41,7 @@ def comfyui(tmp_path_factory) -> ComfyUI:
     models = Path(folder_paths.models_dir)
     tiny_models.write_tiny_sd15_checkpoint(models / "checkpoints" / tiny_models.TINY_CHECKPOINT_NAME)
     tiny_models.write_tiny_open_clip(models / "verifiers" / tiny_models.TINY_CLIP_FOLDER)
+    tiny_models.write_tiny_aesthetic_head(models / "verifiers" / tiny_models.TINY_AESTHETIC_HEAD)
     comfy_env.load_pack(nodes)
     return ComfyUI(nodes, base)
 

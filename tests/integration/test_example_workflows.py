@@ -12,16 +12,18 @@ from headless import tiny_models
 from headless.ui_workflow import WorkflowConversionError, ui_to_api
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "example_workflows").glob("*.json"))
-TINY_FILES = {"CheckpointLoaderSimple": ("ckpt_name", tiny_models.TINY_CHECKPOINT_NAME),
-              "NoiseSearchCLIPScoreVerifierLoader": ("weights", tiny_models.TINY_CLIP_FOLDER),
-              "NoiseSearchSelfSupervisedVerifierLoader": ("weights", tiny_models.TINY_CLIP_FOLDER)}
+TINY_FILES = {
+    "CheckpointLoaderSimple": {"ckpt_name": tiny_models.TINY_CHECKPOINT_NAME},
+    "NoiseSearchCLIPScoreVerifierLoader": {"weights": tiny_models.TINY_CLIP_FOLDER},
+    "NoiseSearchSelfSupervisedVerifierLoader": {"weights": tiny_models.TINY_CLIP_FOLDER},
+    "NoiseSearchZeroShotVerifierLoader": {"weights": tiny_models.TINY_CLIP_FOLDER},
+    "NoiseSearchAestheticVerifierLoader": {"head": tiny_models.TINY_AESTHETIC_HEAD, "weights": tiny_models.TINY_CLIP_FOLDER},
+}
 
 
 def with_tiny_models(prompt: dict) -> dict:
     for node in prompt.values():
-        if node["class_type"] in TINY_FILES:
-            name, tiny = TINY_FILES[node["class_type"]]
-            node["inputs"][name] = tiny
+        node["inputs"].update(TINY_FILES.get(node["class_type"], {}))
     return prompt
 
 

@@ -12,16 +12,6 @@ from headless import tiny_models
 SAMPLER = "7"
 
 
-@pytest.fixture(scope="module")
-def aesthetic_head(comfyui):
-    import folder_paths
-
-    from pathlib import Path
-
-    return tiny_models.write_tiny_aesthetic_head(
-        Path(folder_paths.models_dir) / "verifiers" / tiny_models.TINY_AESTHETIC_HEAD)
-
-
 def aesthetic_workflow(comfyui):
     prompt = comfyui.workflow()
     prompt["5"] = {"class_type": "NoiseSearchAestheticVerifierLoader", "inputs": {
@@ -30,7 +20,7 @@ def aesthetic_workflow(comfyui):
     return prompt
 
 
-def test_the_aesthetic_verifier_ranks_a_search(comfyui, aesthetic_head):
+def test_the_aesthetic_verifier_ranks_a_search(comfyui):
     report = json.loads(comfyui.run(aesthetic_workflow(comfyui)).outputs(SAMPLER)[3])
     assert report["verifier"] == "aesthetic score" and len(report["candidates"]) == 3
     assert report["best_score"] == max(c["score"] for c in report["candidates"])
@@ -97,7 +87,7 @@ def test_a_verifier_text_that_is_no_class_names_the_node_and_the_classes(comfyui
         comfyui.run(zero_shot_workflow(comfyui, "green peer"))
 
 
-def test_an_ensemble_ranks_the_search_by_averaged_ranks(comfyui, aesthetic_head):
+def test_an_ensemble_ranks_the_search_by_averaged_ranks(comfyui):
     prompt = aesthetic_workflow(comfyui)
     prompt["6"]["inputs"]["num_candidates"] = 5
     prompt["50"] = prompt["5"]
