@@ -35,7 +35,7 @@ def build_workflow(candidates: int, batch_size: int, steps: int, size: int, seed
         "3": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": ""}},
         "4": {"class_type": "EmptyLatentImage", "inputs": {"width": size, "height": size, "batch_size": 1}},
         "5": {"class_type": "NoiseSearchCLIPScoreVerifierLoader",
-              "inputs": {"weights": TINY_CLIP_FOLDER, "architecture": "auto"}},
+              "inputs": {"weights": TINY_CLIP_FOLDER, "architecture": "auto", "download": False}},
         "6": {"class_type": "NoiseSearchRandomSearch",
               "inputs": {"num_candidates": candidates, "batch_size": batch_size, "search_steps": 0, "max_nfes": 0}},
         "7": {"class_type": "NoiseSearchSampler", "inputs": {

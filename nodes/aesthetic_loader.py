@@ -6,10 +6,10 @@ from comfy_api.latest import io
 
 from ..verifiers import load_aesthetic_verifier
 from .comfy_types import CATEGORY, VerifierSocket
-from .models_folder import list_verifier_weights, resolve_verifier_weights
 from .node_errors import reported_as
-from .open_clip_inputs import HOW_TO_GET, missing_weights_message, open_clip_inputs
+from .open_clip_inputs import HOW_TO_GET, open_clip_inputs
 from .verifier_cache import cached_verifier
+from .weights import ensure_weights, weight_options, weights_problem
 
 DISPLAY_NAME = "Load Aesthetic Verifier (Noise Search)"
 HEAD_HOW_TO_GET = (
@@ -27,7 +27,7 @@ class LoadAestheticVerifier(io.ComfyNode):
             category=CATEGORY,
             description="Rates images with the LAION improved aesthetic predictor (about 1 to 10); needs no prompt.",
             inputs=[
-                io.Combo.Input("head", options=list_verifier_weights(),
+                io.Combo.Input("head", options=weight_options(),
                                tooltip="The predictor's head, e.g. sac+logos+ava1-l14-linearMSE.pth, in models/verifiers."),
                 *open_clip_inputs("CLIP ViT-L/14 weights (OpenAI), whose image embeddings the head rates."),
             ],
@@ -35,15 +35,15 @@ class LoadAestheticVerifier(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, head: str, weights: str, architecture: str) -> bool | str:
-        head_check = missing_weights_message(DISPLAY_NAME, head, HEAD_HOW_TO_GET)
-        return missing_weights_message(DISPLAY_NAME, weights) if head_check is True else head_check
+    def validate_inputs(cls, head: str, weights: str, architecture: str, download: bool) -> bool | str:
+        head_check = weights_problem(DISPLAY_NAME, head, download, HEAD_HOW_TO_GET)
+        return weights_problem(DISPLAY_NAME, weights, download, HOW_TO_GET) if head_check is True else head_check
 
     @classmethod
-    def execute(cls, head: str, weights: str, architecture: str) -> io.NodeOutput:
+    def execute(cls, head: str, weights: str, architecture: str, download: bool) -> io.NodeOutput:
         with reported_as(DISPLAY_NAME):
-            head_path = resolve_verifier_weights(head, HEAD_HOW_TO_GET)
-            clip_path = resolve_verifier_weights(weights, HOW_TO_GET)
+            head_path = ensure_weights(head, download, HEAD_HOW_TO_GET)
+            clip_path = ensure_weights(weights, download, HOW_TO_GET)
             return io.NodeOutput(cached_verifier(
                 "aesthetic", [head_path, clip_path], (architecture,),
                 lambda: load_aesthetic_verifier(head_path, clip_path, architecture),

@@ -6,10 +6,10 @@ from comfy_api.latest import io
 
 from ..verifiers import load_zero_shot_verifier
 from .comfy_types import CATEGORY, VerifierSocket
-from .models_folder import resolve_verifier_weights
 from .node_errors import reported_as
-from .open_clip_inputs import HOW_TO_GET, missing_weights_message, open_clip_inputs
+from .open_clip_inputs import HOW_TO_GET, open_clip_inputs
 from .verifier_cache import cached_verifier
+from .weights import ensure_weights, weights_problem
 
 DISPLAY_NAME = "Load CLIP Class-Logit Verifier (Noise Search)"
 
@@ -39,14 +39,14 @@ class LoadZeroShotVerifier(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, weights: str, architecture: str, class_names: str) -> bool | str:
-        return missing_weights_message(DISPLAY_NAME, weights)
+    def validate_inputs(cls, weights: str, architecture: str, download: bool, class_names: str) -> bool | str:
+        return weights_problem(DISPLAY_NAME, weights, download, HOW_TO_GET)
 
     @classmethod
-    def execute(cls, weights: str, architecture: str, class_names: str) -> io.NodeOutput:
+    def execute(cls, weights: str, architecture: str, download: bool, class_names: str) -> io.NodeOutput:
         names = parse_class_names(class_names)
         with reported_as(DISPLAY_NAME):
-            path = resolve_verifier_weights(weights, HOW_TO_GET)
+            path = ensure_weights(weights, download, HOW_TO_GET)
             return io.NodeOutput(cached_verifier(
                 "zero-shot", [path], (architecture, tuple(names or ())),
                 lambda: load_zero_shot_verifier(path, architecture, names),

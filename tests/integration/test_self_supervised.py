@@ -15,7 +15,7 @@ SAMPLER = "7"
 def self_supervised_workflow(comfyui, **algorithm_inputs):
     prompt = comfyui.workflow()
     prompt["5"] = {"class_type": "NoiseSearchSelfSupervisedVerifierLoader",
-                   "inputs": {"weights": "noise_search_tiny_clip", "architecture": "auto", "probe_level": 0.4}}
+                   "inputs": {"weights": "noise_search_tiny_clip", "architecture": "auto", "download": False, "probe_level": 0.4}}
     prompt["7"]["inputs"]["verifier_text"] = ""
     prompt["6"]["inputs"].update(algorithm_inputs)
     return prompt

@@ -15,7 +15,8 @@ SAMPLER = "7"
 def aesthetic_workflow(comfyui):
     prompt = comfyui.workflow()
     prompt["5"] = {"class_type": "NoiseSearchAestheticVerifierLoader", "inputs": {
-        "head": tiny_models.TINY_AESTHETIC_HEAD, "weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto"}}
+        "head": tiny_models.TINY_AESTHETIC_HEAD, "weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto",
+        "download": False}}
     prompt["6"]["inputs"]["num_candidates"] = 3
     return prompt
 
@@ -69,7 +70,8 @@ def test_score_images_sorts_any_batch_best_first(comfyui):
 def zero_shot_workflow(comfyui, verifier_text: str):
     prompt = comfyui.workflow()
     prompt["5"] = {"class_type": "NoiseSearchZeroShotVerifierLoader", "inputs": {
-        "weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto", "class_names": "red apple\ngreen pear"}}
+        "weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto", "download": False,
+        "class_names": "red apple\ngreen pear"}}
     prompt["6"]["inputs"]["num_candidates"] = 3
     prompt[SAMPLER]["inputs"]["verifier_text"] = verifier_text
     return prompt
@@ -92,7 +94,7 @@ def test_an_ensemble_ranks_the_search_by_averaged_ranks(comfyui):
     prompt["6"]["inputs"]["num_candidates"] = 5
     prompt["50"] = prompt["5"]
     prompt["51"] = {"class_type": "NoiseSearchCLIPScoreVerifierLoader",
-                    "inputs": {"weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto"}}
+                    "inputs": {"weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto", "download": False}}
     prompt["5"] = {"class_type": "NoiseSearchVerifierEnsemble", "inputs": {
         "verifier_1": ["51", 0], "verifier_2": ["50", 0], "method": "rank average", "weights": "1, 1"}}
     report = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])

@@ -1,0 +1,46 @@
+"""Resolving a loader's weights: found in models/verifiers, downloaded when the user allows, or a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import comfy.utils
+
+from ..verifiers import VerifierWeightsMissing
+from ..verifiers.downloads import KNOWN_SOURCES, fetch
+from .models_folder import list_verifier_weights, resolve_verifier_weights, verifier_dirs
+
+DOWNLOAD_HINT = " Or turn on download in the loader to fetch it."
+
+
+def weight_options() -> list[str]:
+    """What the loaders offer: the files present plus the known ones that can be downloaded."""
+    return sorted(set(list_verifier_weights()) | set(KNOWN_SOURCES))
+
+
+def missing_message(name: str, how_to_get: str) -> str:
+    return how_to_get + (DOWNLOAD_HINT if name in KNOWN_SOURCES else "")
+
+
+def weights_problem(display_name: str, name: str, download: bool, how_to_get: str) -> bool | str:
+    """True when the weights are there or will be downloaded; else the message ComfyUI shows at validation."""
+    if download and name in KNOWN_SOURCES:
+        return True
+    try:
+        resolve_verifier_weights(name, missing_message(name, how_to_get))
+    except VerifierWeightsMissing as missing:
+        return f"{display_name}: {missing}"
+    return True
+
+
+def ensure_weights(name: str, download: bool, how_to_get: str) -> Path:
+    """The weights' path, downloading them first (with a progress bar) when allowed and known."""
+    try:
+        return resolve_verifier_weights(name, missing_message(name, how_to_get))
+    except VerifierWeightsMissing:
+        if not (download and name in KNOWN_SOURCES):
+            raise
+    bar = comfy.utils.ProgressBar(100)
+    fetch(KNOWN_SOURCES[name], verifier_dirs()[0],
+          lambda done, total: bar.update_absolute(int(100 * done / total) if total else 0, 100))
+    return resolve_verifier_weights(name, how_to_get)

@@ -1,0 +1,53 @@
+"""The opt-in download, against a local HTTP server on 127.0.0.1 (nothing leaves the machine)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from headless import tiny_models
+from headless.workflow_runner import WorkflowInvalid
+
+NAME = "tiny-clip-from-the-network"
+
+
+@pytest.fixture
+def local_source(comfyui, tmp_path, monkeypatch):
+    served = tiny_models.write_tiny_open_clip(tmp_path / "served")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    downloads = next(m for name, m in sys.modules.items() if name.endswith(".verifiers.downloads"))
+    base = f"http://127.0.0.1:{server.server_port}"
+    source = downloads.WeightSource(tuple((f"{NAME}/{file.name}", f"{base}/{file.name}") for file in served.iterdir()))
+    monkeypatch.setitem(downloads.KNOWN_SOURCES, NAME, source)
+    yield
+    server.shutdown()
+
+
+def workflow_with(comfyui, download: bool) -> dict:
+    prompt = comfyui.workflow()
+    prompt["5"]["inputs"].update(weights=NAME, download=download)
+    prompt["6"]["inputs"]["num_candidates"] = 2
+    return prompt
+
+
+def test_without_download_a_known_missing_file_says_how_to_get_it(comfyui, local_source):
+    with pytest.raises(WorkflowInvalid, match="Or turn on download in the loader"):
+        comfyui.run(workflow_with(comfyui, download=False))
+
+
+def test_with_download_the_weights_arrive_and_the_search_runs(comfyui, local_source):
+    import folder_paths
+
+    run = comfyui.run(workflow_with(comfyui, download=True))
+    folder = Path(folder_paths.get_folder_paths("verifiers")[0]) / NAME
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "open_clip_config.json", "open_clip_model.safetensors"]
+    assert len(json.loads(run.outputs("7")[3])["candidates"]) == 2

@@ -1,0 +1,66 @@
+"""Opt-in downloads of known verifier weights into the verifiers folder, with progress.
+
+Nothing downloads unless the user turns ``download`` on in a loader node. Files land under a
+temporary name and are renamed when complete, so an interrupted download never leaves a file that
+looks whole.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+CHUNK_BYTES = 1 << 20
+Progress = Callable[[int, int], None]
+"""Called with (bytes so far, total bytes of this file or 0 when the server does not say)."""
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where a name in models/verifiers comes from: one or more files (a folder's files for open_clip)."""
+
+    files: tuple[tuple[str, str], ...]
+    """(path relative to the verifiers folder, URL) pairs."""
+
+
+HF = "https://huggingface.co"
+KNOWN_SOURCES: dict[str, WeightSource] = {
+    "CLIP-ViT-L-14-laion2B-s32B-b82K": WeightSource((
+        ("CLIP-ViT-L-14-laion2B-s32B-b82K/open_clip_config.json",
+         f"{HF}/laion/CLIP-ViT-L-14-laion2B-s32B-b82K/resolve/main/open_clip_config.json"),
+        ("CLIP-ViT-L-14-laion2B-s32B-b82K/open_clip_model.safetensors",
+         f"{HF}/laion/CLIP-ViT-L-14-laion2B-s32B-b82K/resolve/main/open_clip_model.safetensors"),
+    )),
+    "CLIP-ViT-B-32-laion2B-s34B-b79K": WeightSource((
+        ("CLIP-ViT-B-32-laion2B-s34B-b79K/open_clip_config.json",
+         f"{HF}/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_config.json"),
+        ("CLIP-ViT-B-32-laion2B-s34B-b79K/open_clip_model.safetensors",
+         f"{HF}/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_model.safetensors"),
+    )),
+    "sac+logos+ava1-l14-linearMSE.pth": WeightSource((
+        ("sac+logos+ava1-l14-linearMSE.pth",
+         "https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/main/sac+logos+ava1-l14-linearMSE.pth"),
+    )),
+}
+
+
+def fetch(source: WeightSource, root: Path, progress: Progress,
+          opener: Callable[[str], object] = urllib.request.urlopen) -> None:
+    """Download every file of ``source`` under ``root`` (skipping files already there)."""
+    for relative, url in source.files:
+        destination = root / relative
+        if destination.is_file():
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".part")
+        with opener(url) as response, partial.open("wb") as sink:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := response.read(CHUNK_BYTES):
+                sink.write(chunk)
+                done += len(chunk)
+                progress(done, total)
+        os.replace(partial, destination)
