@@ -7,7 +7,7 @@ from .aesthetic_loader import LoadAestheticVerifier
 from .algorithm_nodes import PathsSearchNode, RandomSearchNode, ZeroOrderSearchNode
 from .ensemble_node import VerifierEnsemble
 from .models_folder import register_verifiers_folder
-from .replay_node import ReplaySearch
+from .replay_node import ReplaySearch, ReplaySearchAdvanced
 from .score_images import ScoreImages
 from .search_sampler import SearchSampler
 from .self_supervised_loader import LoadSelfSupervisedVerifier
@@ -21,6 +21,7 @@ NODES: list[type[io.ComfyNode]] = [
     ZeroOrderSearchNode,
     PathsSearchNode,
     ReplaySearch,
+    ReplaySearchAdvanced,
     LoadCLIPScoreVerifier,
     LoadSelfSupervisedVerifier,
     LoadAestheticVerifier,

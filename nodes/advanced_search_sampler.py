@@ -57,19 +57,25 @@ class AdvancedSearchSampler(io.ComfyNode):
         cls, noise: Any, guider: Any, sampler: Any, sigmas: torch.Tensor, latent_image: dict[str, Any], vae: Any,
         verifier: ManagedVerifier, algorithm: Algorithm, verifier_text: str,
     ) -> io.NodeOutput:
-        samples = comfy.sample.fix_empty_latent_channels(guider.model_patcher, check_latent(DISPLAY_NAME, latent_image))
-        if len(sigmas) < 2:
-            raise NodeInputError(f"{DISPLAY_NAME}: sigmas has {len(sigmas)} values; a schedule needs at least 2.")
-        probe = noise.generate_noise({**latent_image, "samples": samples})
-        if getattr(noise, "seed", None) is None or torch.count_nonzero(probe) == 0:
+        if getattr(noise, "seed", None) is None or torch.count_nonzero(noise.generate_noise(latent_image)) == 0:
             raise NodeInputError(
                 f"{DISPLAY_NAME}: the noise input makes no random noise (DisableNoise?); the search needs a seed. "
                 "Connect a RandomNoise node."
             )
-        counter = NFECounter()
-        setup = SamplingSetup(
-            guider=counted_guider(guider, counter), counter=counter, sampler=sampler, sigmas=sigmas,
-            schedule_for=lambda steps: subsampled(sigmas, steps), latent=latent_image, samples=samples,
-            base_seed=noise.seed,
-        )
+        setup = advanced_setup(DISPLAY_NAME, guider, sampler, sigmas, latent_image, noise.seed)
         return run_search_node(DISPLAY_NAME, setup, algorithm, vae, verifier, verifier_text, cls.hidden.unique_id)
+
+
+def advanced_setup(
+    node_name: str, guider: Any, sampler: Any, sigmas: torch.Tensor, latent_image: dict[str, Any], base_seed: int
+) -> SamplingSetup:
+    """What SamplerCustomAdvanced samples with, the guider's model calls counted on a copy of it."""
+    samples = comfy.sample.fix_empty_latent_channels(guider.model_patcher, check_latent(node_name, latent_image))
+    if len(sigmas) < 2:
+        raise NodeInputError(f"{node_name}: sigmas has {len(sigmas)} values; a schedule needs at least 2.")
+    counter = NFECounter()
+    return SamplingSetup(
+        guider=counted_guider(guider, counter), counter=counter, sampler=sampler, sigmas=sigmas,
+        schedule_for=lambda steps: subsampled(sigmas, steps), latent=latent_image, samples=samples,
+        base_seed=base_seed,
+    )

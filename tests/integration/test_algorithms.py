@@ -167,9 +167,18 @@ def test_the_advanced_node_matches_sampler_custom_advanced(comfyui, guider, flow
     assert torch.equal(comfyui.run(plain).outputs("20")[0]["samples"], run.outputs(SAMPLER)[0]["samples"])
 
 
-def test_search_over_paths_runs_on_a_flow_model_with_a_basic_guider(comfyui):
-    report = json.loads(comfyui.run(advanced_workflow(comfyui, "basic", True, "paths")).outputs(SAMPLER)[3])
-    assert report["algorithm"] == "search over paths" and len([c for c in report["candidates"] if c["final"]]) == 2
+@pytest.mark.parametrize("algorithm", ["paths", "zero_order"])
+def test_the_advanced_replay_node_remakes_a_flow_models_winner(comfyui, algorithm):
+    prompt = advanced_workflow(comfyui, "basic", True, algorithm)
+    prompt["30"] = {"class_type": "NoiseSearchReplayAdvanced", "inputs": {
+        "guider": ["11", 0], "sampler": ["12", 0], "sigmas": ["13", 0], "latent_image": ["4", 0],
+        "report": [SAMPLER, 3]}}
+    prompt["31"] = {"class_type": "VAEDecode", "inputs": {"samples": ["30", 0], "vae": ["1", 2]}}
+    prompt["32"] = {"class_type": "PreviewImage", "inputs": {"images": ["31", 0]}}
+    run = comfyui.run(prompt)
+    report = json.loads(run.outputs(SAMPLER)[3])
+    assert report["algorithm"] in ("search over paths", "zero-order search")
+    assert torch.equal(run.outputs("30")[0]["samples"], run.outputs(SAMPLER)[0]["samples"])
 
 
 def test_the_scaling_curve_is_an_image_of_the_search(comfyui):
