@@ -5,6 +5,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..verifiers import load_aesthetic_verifier
+from ..verifiers.downloads import AESTHETIC_HEAD
 from .comfy_types import CATEGORY, VerifierSocket
 from .node_errors import reported_as
 from .open_clip_inputs import HOW_TO_GET, open_clip_inputs
@@ -27,7 +28,7 @@ class LoadAestheticVerifier(io.ComfyNode):
             category=CATEGORY,
             description="Rates images with the LAION improved aesthetic predictor (about 1 to 10); needs no prompt.",
             inputs=[
-                io.Combo.Input("head", options=weight_options(),
+                io.Combo.Input("head", options=weight_options(AESTHETIC_HEAD),
                                tooltip="The predictor's head, e.g. sac+logos+ava1-l14-linearMSE.pth, in models/verifiers."),
                 *open_clip_inputs("CLIP ViT-L/14 weights (OpenAI), whose image embeddings the head rates."),
             ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..verifiers.downloads import OPEN_CLIP
 from ..verifiers.open_clip_loading import AUTO_ARCHITECTURE, builtin_architectures
 from .weights import weight_options
 
@@ -16,7 +17,7 @@ HOW_TO_GET = (
 
 def open_clip_inputs(weights_tooltip: str) -> list[io.Input]:
     return [
-        io.Combo.Input("weights", options=weight_options(), tooltip=weights_tooltip),
+        io.Combo.Input("weights", options=weight_options(OPEN_CLIP), tooltip=weights_tooltip),
         io.Combo.Input(
             "architecture", options=[AUTO_ARCHITECTURE, *builtin_architectures()], default=AUTO_ARCHITECTURE,
             tooltip="The open_clip architecture of a single checkpoint file. 'auto' reads it from a folder's "

@@ -13,9 +13,9 @@ from .models_folder import list_verifier_weights, resolve_verifier_weights, veri
 DOWNLOAD_HINT = " Or turn on download in the loader to fetch it."
 
 
-def weight_options() -> list[str]:
-    """What the loaders offer: the files present plus the known ones that can be downloaded."""
-    return sorted(set(list_verifier_weights()) | set(KNOWN_SOURCES))
+def weight_options(kind: str) -> list[str]:
+    """What a loader offers: the files present plus the known ones of its kind that can be downloaded."""
+    return sorted(set(list_verifier_weights()) | {name for name, source in KNOWN_SOURCES.items() if source.kind == kind})
 
 
 def missing_message(name: str, how_to_get: str) -> str:

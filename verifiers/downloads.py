@@ -18,29 +18,34 @@ Progress = Callable[[int, int], None]
 """Called with (bytes so far, total bytes of this file or 0 when the server does not say)."""
 
 
+OPEN_CLIP, AESTHETIC_HEAD = "open_clip", "aesthetic head"
+
+
 @dataclass(frozen=True)
 class WeightSource:
     """Where a name in models/verifiers comes from: one or more files (a folder's files for open_clip)."""
 
+    kind: str
+    """What the files are (``OPEN_CLIP`` or ``AESTHETIC_HEAD``), so each loader offers only its own kind."""
     files: tuple[tuple[str, str], ...]
     """(path relative to the verifiers folder, URL) pairs."""
 
 
 HF = "https://huggingface.co"
 KNOWN_SOURCES: dict[str, WeightSource] = {
-    "CLIP-ViT-L-14-laion2B-s32B-b82K": WeightSource((
+    "CLIP-ViT-L-14-laion2B-s32B-b82K": WeightSource(OPEN_CLIP, (
         ("CLIP-ViT-L-14-laion2B-s32B-b82K/open_clip_config.json",
          f"{HF}/laion/CLIP-ViT-L-14-laion2B-s32B-b82K/resolve/main/open_clip_config.json"),
         ("CLIP-ViT-L-14-laion2B-s32B-b82K/open_clip_model.safetensors",
          f"{HF}/laion/CLIP-ViT-L-14-laion2B-s32B-b82K/resolve/main/open_clip_model.safetensors"),
     )),
-    "CLIP-ViT-B-32-laion2B-s34B-b79K": WeightSource((
+    "CLIP-ViT-B-32-laion2B-s34B-b79K": WeightSource(OPEN_CLIP, (
         ("CLIP-ViT-B-32-laion2B-s34B-b79K/open_clip_config.json",
          f"{HF}/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_config.json"),
         ("CLIP-ViT-B-32-laion2B-s34B-b79K/open_clip_model.safetensors",
          f"{HF}/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_model.safetensors"),
     )),
-    "sac+logos+ava1-l14-linearMSE.pth": WeightSource((
+    "sac+logos+ava1-l14-linearMSE.pth": WeightSource(AESTHETIC_HEAD, (
         ("sac+logos+ava1-l14-linearMSE.pth",
          "https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/main/sac+logos+ava1-l14-linearMSE.pth"),
     )),

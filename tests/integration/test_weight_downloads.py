@@ -25,7 +25,8 @@ def local_source(comfyui, tmp_path, monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     downloads = next(m for name, m in sys.modules.items() if name.endswith(".verifiers.downloads"))
     base = f"http://127.0.0.1:{server.server_port}"
-    source = downloads.WeightSource(tuple((f"{NAME}/{file.name}", f"{base}/{file.name}") for file in served.iterdir()))
+    source = downloads.WeightSource(
+        downloads.OPEN_CLIP, tuple((f"{NAME}/{file.name}", f"{base}/{file.name}") for file in served.iterdir()))
     monkeypatch.setitem(downloads.KNOWN_SOURCES, NAME, source)
     yield
     server.shutdown()

@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from verifiers.downloads import KNOWN_SOURCES, WeightSource, fetch
+from verifiers.downloads import KNOWN_SOURCES, OPEN_CLIP, WeightSource, fetch
 
 
 class FakeResponse(io.BytesIO):
@@ -13,7 +13,7 @@ class FakeResponse(io.BytesIO):
 
 def test_fetch_writes_every_file_and_reports_progress(tmp_path):
     payloads = {"https://example.invalid/a.json": b"{}", "https://example.invalid/b.bin": b"x" * 3_000_000}
-    source = WeightSource((("folder/a.json", "https://example.invalid/a.json"),
+    source = WeightSource(OPEN_CLIP, (("folder/a.json", "https://example.invalid/a.json"),
                            ("folder/b.bin", "https://example.invalid/b.bin")))
     progress = []
     fetch(source, tmp_path, lambda done, total: progress.append((done, total)),
@@ -29,7 +29,7 @@ def test_a_broken_download_leaves_no_file_that_looks_whole(tmp_path):
         def read(self, size=-1):
             raise ConnectionError("reset")
 
-    source = WeightSource((("weights.pth", "https://example.invalid/w"),))
+    source = WeightSource(OPEN_CLIP, (("weights.pth", "https://example.invalid/w"),))
     with pytest.raises(ConnectionError):
         fetch(source, tmp_path, lambda done, total: None, opener=lambda url: Broken(b""))
     assert not (tmp_path / "weights.pth").exists()
@@ -37,7 +37,7 @@ def test_a_broken_download_leaves_no_file_that_looks_whole(tmp_path):
 
 def test_files_already_there_are_not_fetched_again(tmp_path):
     (tmp_path / "weights.pth").write_bytes(b"mine")
-    fetch(WeightSource((("weights.pth", "https://example.invalid/w"),)), tmp_path, lambda d, t: None,
+    fetch(WeightSource(OPEN_CLIP, (("weights.pth", "https://example.invalid/w"),)), tmp_path, lambda d, t: None,
           opener=lambda url: pytest.fail("should not download"))
     assert (tmp_path / "weights.pth").read_bytes() == b"mine"
 
