@@ -1,4 +1,7 @@
-"""Resolving a loader's weights: found in models/verifiers, downloaded when the user allows, or a clear error."""
+"""Resolving a loader's weights: models/verifiers, then the local Hugging Face cache, then an opt-in download.
+
+Anything else is an error naming the file, where to put it and where to get it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 import comfy.utils
 
 from ..verifiers import VerifierWeightsMissing
-from ..verifiers.downloads import KNOWN_SOURCES, fetch
+from ..verifiers.downloads import KNOWN_SOURCES, fetch, hub_cache_folder
 from .models_folder import list_verifier_weights, resolve_verifier_weights, verifier_dirs
 
 DOWNLOAD_HINT = " Or turn on download in the loader to fetch it."
@@ -22,12 +25,23 @@ def missing_message(name: str, how_to_get: str) -> str:
     return how_to_get + (DOWNLOAD_HINT if name in KNOWN_SOURCES else "")
 
 
+def find_weights(name: str, how_to_get: str) -> Path:
+    """The weights in the verifiers folders or the Hugging Face cache, else VerifierWeightsMissing."""
+    try:
+        return resolve_verifier_weights(name, missing_message(name, how_to_get))
+    except VerifierWeightsMissing:
+        cached = hub_cache_folder(KNOWN_SOURCES[name]) if name in KNOWN_SOURCES else None
+        if cached is None:
+            raise
+        return cached
+
+
 def weights_problem(display_name: str, name: str, download: bool, how_to_get: str) -> bool | str:
     """True when the weights are there or will be downloaded; else the message ComfyUI shows at validation."""
     if download and name in KNOWN_SOURCES:
         return True
     try:
-        resolve_verifier_weights(name, missing_message(name, how_to_get))
+        find_weights(name, how_to_get)
     except VerifierWeightsMissing as missing:
         return f"{display_name}: {missing}"
     return True
@@ -36,7 +50,7 @@ def weights_problem(display_name: str, name: str, download: bool, how_to_get: st
 def ensure_weights(name: str, download: bool, how_to_get: str) -> Path:
     """The weights' path, downloading them first (with a progress bar) when allowed and known."""
     try:
-        return resolve_verifier_weights(name, missing_message(name, how_to_get))
+        return find_weights(name, how_to_get)
     except VerifierWeightsMissing:
         if not (download and name in KNOWN_SOURCES):
             raise

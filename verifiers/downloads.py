@@ -1,4 +1,4 @@
-"""Opt-in downloads of known verifier weights into the verifiers folder, with progress.
+"""Known verifier weights: found in the local Hugging Face cache, or downloaded (opt-in) with progress.
 
 Nothing downloads unless the user turns ``download`` on in a loader node. Files land under a
 temporary name and are renamed when complete, so an interrupted download never leaves a file that
@@ -29,22 +29,38 @@ class WeightSource:
     """What the files are (``OPEN_CLIP`` or ``AESTHETIC_HEAD``), so each loader offers only its own kind."""
     files: tuple[tuple[str, str], ...]
     """(path relative to the verifiers folder, URL) pairs."""
+    hub_repo: str | None = None
+    """The Hugging Face repository the files also live in, whose local cache is searched before downloading."""
 
 
 HF = "https://huggingface.co"
+OPEN_CLIP_FILES = ("open_clip_config.json", "open_clip_model.safetensors")
+
+
+def hub_open_clip(repo: str) -> WeightSource:
+    """An open_clip model repository, as a folder named after the repository."""
+    folder = repo.split("/")[-1]
+    return WeightSource(
+        OPEN_CLIP, tuple((f"{folder}/{name}", f"{HF}/{repo}/resolve/main/{name}") for name in OPEN_CLIP_FILES), repo
+    )
+
+
+def hub_cache_folder(source: WeightSource) -> Path | None:
+    """The snapshot folder holding all of a source's files in the local Hugging Face cache, if one does."""
+    if source.hub_repo is None:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = [try_to_load_from_cache(source.hub_repo, Path(relative).name) for relative, _ in source.files]
+    if not all(isinstance(path, str) for path in found):
+        return None
+    folders = {Path(path).parent for path in found}
+    return folders.pop() if len(folders) == 1 else None
+
+
 KNOWN_SOURCES: dict[str, WeightSource] = {
-    "CLIP-ViT-L-14-laion2B-s32B-b82K": WeightSource(OPEN_CLIP, (
-        ("CLIP-ViT-L-14-laion2B-s32B-b82K/open_clip_config.json",
-         f"{HF}/laion/CLIP-ViT-L-14-laion2B-s32B-b82K/resolve/main/open_clip_config.json"),
-        ("CLIP-ViT-L-14-laion2B-s32B-b82K/open_clip_model.safetensors",
-         f"{HF}/laion/CLIP-ViT-L-14-laion2B-s32B-b82K/resolve/main/open_clip_model.safetensors"),
-    )),
-    "CLIP-ViT-B-32-laion2B-s34B-b79K": WeightSource(OPEN_CLIP, (
-        ("CLIP-ViT-B-32-laion2B-s34B-b79K/open_clip_config.json",
-         f"{HF}/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_config.json"),
-        ("CLIP-ViT-B-32-laion2B-s34B-b79K/open_clip_model.safetensors",
-         f"{HF}/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_model.safetensors"),
-    )),
+    "CLIP-ViT-L-14-laion2B-s32B-b82K": hub_open_clip("laion/CLIP-ViT-L-14-laion2B-s32B-b82K"),
+    "CLIP-ViT-B-32-laion2B-s34B-b79K": hub_open_clip("laion/CLIP-ViT-B-32-laion2B-s34B-b79K"),
     "sac+logos+ava1-l14-linearMSE.pth": WeightSource(AESTHETIC_HEAD, (
         ("sac+logos+ava1-l14-linearMSE.pth",
          "https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/main/sac+logos+ava1-l14-linearMSE.pth"),

@@ -52,3 +52,21 @@ def test_with_download_the_weights_arrive_and_the_search_runs(comfyui, local_sou
     assert sorted(p.name for p in folder.iterdir()) == [
         "open_clip_config.json", "open_clip_model.safetensors"]
     assert len(json.loads(run.outputs("7")[3])["candidates"]) == 2
+
+
+def test_weights_in_the_hugging_face_cache_are_used_without_downloading(comfyui, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    downloads = next(m for name, m in sys.modules.items() if name.endswith(".verifiers.downloads"))
+    repo = "noise-search/tiny-clip"
+    snapshot = tmp_path / "hub" / "models--noise-search--tiny-clip" / "snapshots" / "0123abc"
+    tiny_models.write_tiny_open_clip(snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0123abc")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    name = "tiny-clip-in-the-hub-cache"  # not in models/verifiers; download stays off
+    monkeypatch.setitem(downloads.KNOWN_SOURCES, name, downloads.hub_open_clip(repo))
+    prompt = comfyui.workflow()
+    prompt["5"]["inputs"].update(weights=name, download=False)
+    prompt["6"]["inputs"]["num_candidates"] = 2
+    assert len(json.loads(comfyui.run(prompt).outputs("7")[3])["candidates"]) == 2
