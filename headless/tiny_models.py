@@ -14,6 +14,8 @@ import torch
 TINY_CHECKPOINT_NAME = "noise_search_tiny_sd15.safetensors"
 TINY_CLIP_FOLDER = "noise_search_tiny_clip"
 TINY_AESTHETIC_HEAD = "noise_search_tiny_aesthetic_head.pth"
+TINY_DINOV2_FOLDER = "noise_search_tiny_dinov2"
+TINY_DINOV2_HEAD = "noise_search_tiny_dinov2_linear_head.pth"
 TINY_CONTEXT_DIM = 32
 
 TINY_TEXT_ENCODER_CONFIG = {
@@ -189,3 +191,18 @@ def write_tiny_aesthetic_head(path: Path, embedding_size: int = 32, seed: int = 
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(head.state_dict(), str(path))
     return path
+
+
+def write_tiny_dinov2(folder: Path, head_path: Path, classes: int = 3, seed: int = 0) -> tuple[Path, Path]:
+    """Save a tiny DINOv2 as a transformers folder and a linear head in the official head's format."""
+    from transformers import Dinov2Config, Dinov2Model
+
+    torch.manual_seed(seed)
+    config = Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                          patch_size=8, image_size=32)
+    Dinov2Model(config).save_pretrained(str(folder))
+    head = torch.nn.Linear(2 * config.hidden_size, classes)
+    initialise(head, seed + 1)
+    head_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"weight": head.weight.detach().clone(), "bias": head.bias.detach().clone()}, str(head_path))
+    return folder, head_path

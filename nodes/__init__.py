@@ -5,6 +5,7 @@ from comfy_api.latest import ComfyExtension, io
 from .advanced_search_sampler import AdvancedSearchSampler
 from .aesthetic_loader import LoadAestheticVerifier
 from .algorithm_nodes import PathsSearchNode, RandomSearchNode, ZeroOrderSearchNode
+from .dinov2_loader import LoadDINOv2Verifier
 from .ensemble_node import VerifierEnsemble
 from .models_folder import register_verifiers_folder
 from .replay_node import ReplaySearch, ReplaySearchAdvanced
@@ -26,6 +27,7 @@ NODES: list[type[io.ComfyNode]] = [
     LoadSelfSupervisedVerifier,
     LoadAestheticVerifier,
     LoadZeroShotVerifier,
+    LoadDINOv2Verifier,
     VerifierEnsemble,
     ScoreImages,
 ]

@@ -32,3 +32,9 @@ def resolve_verifier_weights(name: str, how_to_get: str) -> Path:
         if candidate.is_relative_to(directory.resolve()) and candidate.exists():
             return candidate
     raise VerifierWeightsMissing(name, verifier_dirs()[0], how_to_get)
+
+
+def list_transformers_folders() -> list[str]:
+    """Folders under the verifiers folders that hold a transformers model (a config.json)."""
+    return sorted({config.parent.relative_to(root).as_posix()
+                   for root in verifier_dirs() if root.is_dir() for config in root.rglob("config.json")})

@@ -9,6 +9,7 @@ inference mode, which turns them into inference tensors that only work there.
 
 from .aesthetic import AestheticVerifier
 from .clip_score import CLIPScoreVerifier
+from .dinov2_classifier import DINOv2ClassLogitVerifier, load_dinov2_verifier
 from .errors import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
 from .open_clip_loading import (
     list_open_clip_weights,
@@ -25,6 +26,7 @@ __all__ = [
     "AestheticVerifier",
     "CLIPScoreVerifier",
     "CLIPZeroShotVerifier",
+    "DINOv2ClassLogitVerifier",
     "SelfSupervisedVerifier",
     "Verifier",
     "VerifierConditionError",
@@ -34,6 +36,7 @@ __all__ = [
     "load_aesthetic_verifier",
     "load_clip_score_verifier",
     "imagenet_1k_classes",
+    "load_dinov2_verifier",
     "load_self_supervised_verifier",
     "load_zero_shot_verifier",
 ]

@@ -42,6 +42,8 @@ def comfyui(tmp_path_factory) -> ComfyUI:
     tiny_models.write_tiny_sd15_checkpoint(models / "checkpoints" / tiny_models.TINY_CHECKPOINT_NAME)
     tiny_models.write_tiny_open_clip(models / "verifiers" / tiny_models.TINY_CLIP_FOLDER)
     tiny_models.write_tiny_aesthetic_head(models / "verifiers" / tiny_models.TINY_AESTHETIC_HEAD)
+    tiny_models.write_tiny_dinov2(models / "verifiers" / tiny_models.TINY_DINOV2_FOLDER,
+                                  models / "verifiers" / tiny_models.TINY_DINOV2_HEAD)
     comfy_env.load_pack(nodes)
     return ComfyUI(nodes, base)
 

@@ -114,3 +114,14 @@ def test_ensemble_weights_that_do_not_fit_name_the_node(comfyui):
         "verifier_1": ["51", 0], "verifier_2": ["51", 0], "method": "weighted z-score", "weights": "1, -2"}}
     with pytest.raises(WorkflowFailed, match="Verifier Ensemble \\(Noise Search\\): weights '1, -2'"):
         comfyui.run(prompt)
+
+
+def test_the_dinov2_class_logit_verifier_scores_the_requested_class(comfyui):
+    prompt = comfyui.workflow()
+    prompt["5"] = {"class_type": "NoiseSearchDINOv2VerifierLoader", "inputs": {
+        "backbone": tiny_models.TINY_DINOV2_FOLDER, "head": tiny_models.TINY_DINOV2_HEAD,
+        "class_names": "tench\ngoldfish\ngreat white shark"}}
+    prompt["6"]["inputs"]["num_candidates"] = 3
+    prompt[SAMPLER]["inputs"]["verifier_text"] = "goldfish"
+    report = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])
+    assert report["verifier"] == "DINOv2 class logit" and len(report["candidates"]) == 3
