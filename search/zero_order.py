@@ -26,8 +26,8 @@ class ZeroOrderSearch:
     Round 0 samples and scores the pivot (seed ``base_seed``, i.e. what a plain sampler gives). Each of
     ``iterations`` rounds samples ``num_neighbours`` neighbours at ``angle`` radians from the pivot on
     the noise sphere; the best becomes the pivot if it beats the pivot's (cached, never re-sampled)
-    score. A round where no neighbour improves is rejected and a fresh random pivot is drawn, as the
-    paper's authors did, so the search cannot sit at a fixed point. Every draw comes from a seed derived
+    score. A round where no neighbour improves is rejected and a fresh random pivot is drawn for the
+    next round, as the paper's authors did, so the search cannot sit at a fixed point. Every draw comes from a seed derived
     from ``base_seed``, so runs are reproducible; the result is the best candidate ever scored, never
     worse than the first pivot.
     """
@@ -106,7 +106,7 @@ class ZeroOrderSearch:
             challenger = min((log.latest(c) for c in neighbours), key=lambda c: (-c.score, c.index))
             if challenger.score > pivot.score:
                 pivot, pivot_noise = challenger, challenger.recipe[:-1]
-            elif self.budget.affordable(1, cost, log.spent):
+            elif round_ < self.iterations and self.budget.affordable(1, cost, log.spent):
                 fresh_seed = derive_seed(base_seed, FRESH_PIVOT, round_)
                 log.total_candidates += 1
                 plan()
