@@ -62,7 +62,7 @@ def main() -> None:
     prepare_models(Path(folder_paths.models_dir))
     comfy_env.load_pack(nodes)
     run = workflow_runner.run_workflow(demo_workflow(args))
-    best_latent, ranked_latents, table, report = run.outputs("7")
+    table = run.outputs("7")[2]
     saved = run.ui("9")["images"][0]
     image_path = Path(folder_paths.get_output_directory()) / saved["subfolder"] / saved["filename"]
     args.output.parent.mkdir(parents=True, exist_ok=True)
