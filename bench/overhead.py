@@ -6,6 +6,8 @@ the report and the scaling-curve image. Each configuration runs in its own proce
 memory is its own), warms up once, then is timed over ``--repeats`` runs.
 
     python -m bench.overhead                       # writes bench/results/overhead.json
+    python -m bench.overhead --model sd15 --steps 20 --size 512 --output bench/results/overhead_h100_sd15.json
+                                                   # SD1.5's architecture with random weights, on a GPU
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PROMPT_TEXT = "a red apple on a wooden table"
 
 
-def build_workflow(candidates: int, batch_size: int, steps: int, size: int, seed: int) -> dict[str, Any]:
-    from headless.tiny_models import TINY_CHECKPOINT_NAME, TINY_CLIP_FOLDER
+SD15_CHECKPOINT_NAME = "random_sd15_architecture.safetensors"
+
+
+def build_workflow(candidates: int, batch_size: int, steps: int, size: int, seed: int, checkpoint: str) -> dict[str, Any]:
+    from headless.tiny_models import TINY_CLIP_FOLDER
 
     return {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": TINY_CHECKPOINT_NAME}},
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
         "2": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": PROMPT_TEXT}},
         "3": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": ""}},
         "4": {"class_type": "EmptyLatentImage", "inputs": {"width": size, "height": size, "batch_size": 1}},
@@ -56,7 +61,9 @@ def peak_memory() -> dict[str, float]:
     return memory
 
 
-def measure(mode: str, candidates: int, batch_size: int, steps: int, size: int, repeats: int) -> dict[str, Any]:
+def measure(
+    mode: str, candidates: int, batch_size: int, steps: int, size: int, repeats: int, model_kind: str
+) -> dict[str, Any]:
     """One configuration, in this process: ``search`` through ComfyUI's executor, or the ``plain`` loop."""
     from headless import comfy_env, tiny_models, workflow_runner
 
@@ -66,11 +73,18 @@ def measure(mode: str, candidates: int, batch_size: int, steps: int, size: int, 
     import folder_paths
 
     models = Path(folder_paths.models_dir)
-    tiny_models.write_tiny_sd15_checkpoint(models / "checkpoints" / tiny_models.TINY_CHECKPOINT_NAME)
+    if model_kind == "sd15":
+        from bench.sd15_random import write_random_sd15_checkpoint
+
+        checkpoint = SD15_CHECKPOINT_NAME
+        write_random_sd15_checkpoint(models / "checkpoints" / checkpoint)
+    else:
+        checkpoint = tiny_models.TINY_CHECKPOINT_NAME
+        tiny_models.write_tiny_sd15_checkpoint(models / "checkpoints" / checkpoint)
     tiny_models.write_tiny_open_clip(models / "verifiers" / tiny_models.TINY_CLIP_FOLDER)
     comfy_env.load_pack(nodes)
     executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
-    warm = workflow_runner.run_workflow(build_workflow(candidates, batch_size, steps, size, 0), executor)
+    warm = workflow_runner.run_workflow(build_workflow(candidates, batch_size, steps, size, 0, checkpoint), executor)
     nfes = json.loads(warm.outputs("7")[3])["nfes"]["search"]
     model, _, vae = warm.outputs("1")
     positive, negative = warm.outputs("2")[0], warm.outputs("3")[0]
@@ -99,12 +113,16 @@ def measure(mode: str, candidates: int, batch_size: int, steps: int, size: int, 
         seed = 1000 * (repeat + 1)
         started = time.perf_counter()
         if mode == "search":
-            workflow_runner.run_workflow(build_workflow(candidates, batch_size, steps, size, seed), executor)
+            workflow_runner.run_workflow(build_workflow(candidates, batch_size, steps, size, seed, checkpoint), executor)
         else:
             plain_run(seed)
+        if _has_cuda():
+            import torch
+
+            torch.cuda.synchronize()
         timings.append(time.perf_counter() - started)
-    return {"mode": mode, "candidates": candidates, "batch_size": batch_size, "steps": steps, "latent_pixels": size,
-            "nfes": nfes, "seconds": timings, "median_seconds": statistics.median(timings), **peak_memory()}
+    return {"mode": mode, "model": model_kind, "candidates": candidates, "batch_size": batch_size, "steps": steps,
+            "image_pixels": size, "nfes": nfes, "seconds": timings, "median_seconds": statistics.median(timings), **peak_memory()}
 
 
 def _has_cuda() -> bool:
@@ -116,7 +134,7 @@ def _has_cuda() -> bool:
 def run_in_child(args: argparse.Namespace, mode: str, batch_size: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.overhead", "--child", mode, "--candidates", str(args.candidates),
                "--batch-size", str(batch_size), "--steps", str(args.steps), "--size", str(args.size),
-               "--repeats", str(args.repeats)]
+               "--repeats", str(args.repeats), "--model", args.model]
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -129,11 +147,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--size", type=int, default=256, help="image width/height in pixels (latent is 1/8)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model", choices=["tiny", "sd15"], default="tiny",
+                        help="tiny: the test model; sd15: SD1.5's full architecture with random weights (for a GPU)")
     parser.add_argument("--child", choices=["search", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, default=RESULTS / "overhead.json")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.candidates, args.batch_size, args.steps, args.size, args.repeats)))
+        print(json.dumps(measure(args.child, args.candidates, args.batch_size, args.steps, args.size, args.repeats,
+                                 args.model)))
         return
     plain = run_in_child(args, "plain", 1)
     searches = [run_in_child(args, "search", batch_size) for batch_size in args.batch_sizes]
