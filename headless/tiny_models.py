@@ -7,6 +7,7 @@ local-dir loader) in seconds on a CPU. Their samples are noise-like; they prove 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -206,3 +207,101 @@ def write_tiny_dinov2(folder: Path, head_path: Path, classes: int = 3, seed: int
     head_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"weight": head.weight.detach().clone(), "bias": head.bias.detach().clone()}, str(head_path))
     return folder, head_path
+
+
+TINY_IMAGE_REWARD_FOLDER = "noise_search_tiny_image_reward"
+TINY_BERT_TOKENIZER_FOLDER = "noise_search_tiny_bert_tokenizer"
+TINY_BERT_VOCAB = (
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "a", "an", "the", "of", "on", "in", "with", "and",
+    "photo", "painting", "red", "green", "blue", "apple", "cat", "dog", "table", "tree", "house", "sky", "big",
+    "small", "##s", "##y", "##ing",
+)
+"""A WordPiece vocabulary in bert-base-uncased's format (special tokens first, then words and ## pieces)."""
+TINY_IMAGE_REWARD_VISION = {"width": 128, "layers": 2, "patch_size": 16, "image_size": 224}
+"""BLIP's ViT shrunk in width and depth; 224 px and 16 px patches as released, so the real preprocessing runs."""
+TINY_MED_CONFIG = {
+    "architectures": ["BertModel"], "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02, "intermediate_size": 64,
+    "layer_norm_eps": 1e-12, "max_position_embeddings": 40, "model_type": "bert", "num_attention_heads": 2,
+    "num_hidden_layers": 2, "pad_token_id": 0, "type_vocab_size": 2, "vocab_size": len(TINY_BERT_VOCAB) + 2,
+    "encoder_width": TINY_IMAGE_REWARD_VISION["width"], "add_cross_attention": True,
+}
+"""The released med_config.json's keys with tiny sizes; vocab_size counts BLIP's two added tokens ([DEC], [ENC])."""
+BLIP_EMBED_DIM = 256
+"""Width of BLIP's contrastive projections (vision_proj, text_proj), present in the checkpoint though unused."""
+
+
+def image_reward_official_shapes(vision: dict, med_config: dict) -> dict[str, tuple[int, ...]]:
+    """Every key of the official ImageReward state dict (``ImageReward.state_dict()``) with its shape.
+
+    Names as in THUDM/ImageReward: ``blip.visual_encoder`` (BLIP's timm-style ViT), ``blip.text_encoder``
+    (BLIP's med.py BERT with cross-attention), ``blip.vision_proj``/``blip.text_proj`` and ``mlp.layers``.
+    """
+    width, patch = vision["width"], vision["patch_size"]
+    tokens = (vision["image_size"] // patch) ** 2 + 1
+    shapes: dict[str, tuple[int, ...]] = {
+        "blip.visual_encoder.cls_token": (1, 1, width),
+        "blip.visual_encoder.pos_embed": (1, tokens, width),
+        "blip.visual_encoder.patch_embed.proj.weight": (width, 3, patch, patch),
+        "blip.visual_encoder.patch_embed.proj.bias": (width,),
+    }
+    for i in range(vision["layers"]):
+        block = f"blip.visual_encoder.blocks.{i}."
+        for name, shape in (("norm1", (width,)), ("attn.qkv", (3 * width, width)), ("attn.proj", (width, width)),
+                            ("norm2", (width,)), ("mlp.fc1", (4 * width, width)), ("mlp.fc2", (width, 4 * width))):
+            shapes[block + name + ".weight"] = shape
+            shapes[block + name + ".bias"] = (shape[0],)
+    shapes["blip.visual_encoder.norm.weight"] = shapes["blip.visual_encoder.norm.bias"] = (width,)
+    hidden, inner = med_config["hidden_size"], med_config["intermediate_size"]
+    text = "blip.text_encoder."
+    shapes.update({
+        text + "embeddings.position_ids": (1, med_config["max_position_embeddings"]),
+        text + "embeddings.word_embeddings.weight": (med_config["vocab_size"], hidden),
+        text + "embeddings.position_embeddings.weight": (med_config["max_position_embeddings"], hidden),
+        text + "embeddings.LayerNorm.weight": (hidden,), text + "embeddings.LayerNorm.bias": (hidden,),
+    })
+    for i in range(med_config["num_hidden_layers"]):
+        layer = f"{text}encoder.layer.{i}."
+        linears = {"attention.self.query": (hidden, hidden), "attention.self.key": (hidden, hidden),
+                   "attention.self.value": (hidden, hidden), "attention.output.dense": (hidden, hidden),
+                   "crossattention.self.query": (hidden, hidden), "crossattention.self.key": (hidden, width),
+                   "crossattention.self.value": (hidden, width), "crossattention.output.dense": (hidden, hidden),
+                   "intermediate.dense": (inner, hidden), "output.dense": (hidden, inner)}
+        norms = ("attention.output.LayerNorm", "crossattention.output.LayerNorm", "output.LayerNorm")
+        for name, shape in linears.items():
+            shapes[layer + name + ".weight"], shapes[layer + name + ".bias"] = shape, (shape[0],)
+        for name in norms:
+            shapes[layer + name + ".weight"] = shapes[layer + name + ".bias"] = (hidden,)
+    shapes.update({"blip.vision_proj.weight": (BLIP_EMBED_DIM, width), "blip.vision_proj.bias": (BLIP_EMBED_DIM,),
+                   "blip.text_proj.weight": (BLIP_EMBED_DIM, hidden), "blip.text_proj.bias": (BLIP_EMBED_DIM,)})
+    for index, (fan_in, fan_out) in zip((0, 2, 4, 6, 7), ((hidden, 1024), (1024, 128), (128, 64), (64, 16), (16, 1))):
+        shapes[f"mlp.layers.{index}.weight"], shapes[f"mlp.layers.{index}.bias"] = (fan_out, fan_in), (fan_out,)
+    return shapes
+
+
+def write_tiny_image_reward(folder: Path, tokenizer_folder: Path, seed: int = 0) -> tuple[Path, Path]:
+    """Save a tiny ImageReward as released: ``ImageReward.pt`` (a plain state dict in the official key layout,
+    as ``ImageReward.load`` reads it) and ``med_config.json``; and a bert-style tokenizer folder (vocab.txt).
+
+    Every weight is random (biases and norm scales too, so that a key mapped to the wrong place shows in the
+    scores); the generator is seeded, so the same files come out every time.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    state: dict[str, torch.Tensor] = {}
+    for key, shape in image_reward_official_shapes(TINY_IMAGE_REWARD_VISION, TINY_MED_CONFIG).items():
+        if key.endswith("position_ids"):
+            state[key] = torch.arange(shape[1]).unsqueeze(0)
+        elif len(shape) >= 2:
+            fan_in = math.prod(shape[1:]) if not key.endswith(("cls_token", "pos_embed")) else 50
+            state[key] = torch.randn(shape, generator=generator) / fan_in**0.5
+        elif "norm" in key.lower() and key.endswith("weight"):
+            state[key] = 1.0 + 0.1 * torch.randn(shape, generator=generator)
+        else:
+            state[key] = 0.1 * torch.randn(shape, generator=generator)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(state, str(folder / "ImageReward.pt"))
+    (folder / "med_config.json").write_text(json.dumps(TINY_MED_CONFIG, indent=2))
+    tokenizer_folder.mkdir(parents=True, exist_ok=True)
+    (tokenizer_folder / "vocab.txt").write_text("\n".join(TINY_BERT_VOCAB) + "\n")
+    (tokenizer_folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True, "model_max_length": 512}))
+    return folder, tokenizer_folder

@@ -11,6 +11,7 @@ from .aesthetic import AestheticVerifier
 from .clip_score import CLIPScoreVerifier
 from .dinov2_classifier import DINOv2ClassLogitVerifier, load_dinov2_verifier
 from .errors import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
+from .image_reward import ImageRewardVerifier, load_image_reward_verifier
 from .open_clip_loading import (
     list_open_clip_weights,
     load_aesthetic_verifier,
@@ -27,6 +28,7 @@ __all__ = [
     "CLIPScoreVerifier",
     "CLIPZeroShotVerifier",
     "DINOv2ClassLogitVerifier",
+    "ImageRewardVerifier",
     "SelfSupervisedVerifier",
     "Verifier",
     "VerifierConditionError",
@@ -37,6 +39,7 @@ __all__ = [
     "load_clip_score_verifier",
     "imagenet_1k_classes",
     "load_dinov2_verifier",
+    "load_image_reward_verifier",
     "load_self_supervised_verifier",
     "load_zero_shot_verifier",
 ]

@@ -19,6 +19,7 @@ Progress = Callable[[int, int], None]
 
 
 OPEN_CLIP, AESTHETIC_HEAD = "open_clip", "aesthetic head"
+IMAGE_REWARD, BERT_TOKENIZER = "ImageReward", "BERT tokenizer"
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class WeightSource:
     """Where a name in models/verifiers comes from: one or more files (a folder's files for open_clip)."""
 
     kind: str
-    """What the files are (``OPEN_CLIP`` or ``AESTHETIC_HEAD``), so each loader offers only its own kind."""
+    """What the files are (``OPEN_CLIP``, ``AESTHETIC_HEAD``, ``IMAGE_REWARD``, ``BERT_TOKENIZER``), so each loader
+    offers only its own kind."""
     files: tuple[tuple[str, str], ...]
     """(path relative to the verifiers folder, URL) pairs."""
     hub_repo: str | None = None
@@ -43,6 +45,11 @@ def hub_open_clip(repo: str) -> WeightSource:
     return WeightSource(
         OPEN_CLIP, tuple((f"{folder}/{name}", f"{HF}/{repo}/resolve/main/{name}") for name in OPEN_CLIP_FILES), repo
     )
+
+
+def hub_folder(kind: str, repo: str, names: tuple[str, ...], folder: str) -> WeightSource:
+    """Some files of a Hugging Face repository, as a folder named ``folder``."""
+    return WeightSource(kind, tuple((f"{folder}/{name}", f"{HF}/{repo}/resolve/main/{name}") for name in names), repo)
 
 
 def hub_cache_folder(source: WeightSource) -> Path | None:
@@ -65,6 +72,10 @@ KNOWN_SOURCES: dict[str, WeightSource] = {
         ("sac+logos+ava1-l14-linearMSE.pth",
          "https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/main/sac+logos+ava1-l14-linearMSE.pth"),
     )),
+    "ImageReward": hub_folder(IMAGE_REWARD, "THUDM/ImageReward", ("ImageReward.pt", "med_config.json"), "ImageReward"),
+    "bert-base-uncased": hub_folder(
+        BERT_TOKENIZER, "google-bert/bert-base-uncased", ("vocab.txt", "tokenizer_config.json"), "bert-base-uncased"
+    ),
 }
 
 
