@@ -1,10 +1,9 @@
-"""The main job: a noise search on the embedded tiny default model, headless on the CPU.
+"""The main job: a noise search on the embedded demo digit model, headless on the CPU.
 
-Runs the API-format workflow ``headless/workflows/random_search_clip_score.json`` through ComfyUI's own
-validator and executor with this pack loaded, prints the candidate table and writes the best image.
-
-The default model is a tiny random-weight SD1.5-shaped checkpoint and a tiny random-weight CLIP,
-built deterministically on first use: it shows the machinery working end to end, not pretty images.
+Runs the API-format workflow ``headless/workflows/demo_digits_random_search.json`` (demo model + Demo
+Digit + the digit-classifier verifier + random search + the search sampler) through ComfyUI's own
+validator and executor with this pack loaded; prints the candidate table, writes the winner and a
+contact sheet of every candidate with its seed and score.
 """
 
 from __future__ import annotations
@@ -12,42 +11,37 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
-from . import comfy_env, tiny_models, workflow_runner
+from . import comfy_env, workflow_runner
+from .demo_grid import candidate_grid, enlarged
 
-WORKFLOW = Path(__file__).with_name("workflows") / "random_search_clip_score.json"
+WORKFLOW = Path(__file__).with_name("workflows") / "demo_digits_random_search.json"
 DEMO_HOME = comfy_env.REPO_ROOT / ".noise-search-demo"
+SEARCH_NODE, BEST_IMAGE_NODE, CANDIDATE_IMAGES_NODE = "5", "6", "8"
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompt", default="a red apple on a wooden table")
-    parser.add_argument("--candidates", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--digit", type=int, default=7, choices=range(10))
+    parser.add_argument("--candidates", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--cfg", type=float, default=3.0)
     parser.add_argument("--sampler", default="euler")
-    parser.add_argument("--output", type=Path, default=comfy_env.REPO_ROOT / "output" / "demo_best.png")
+    parser.add_argument("--output-dir", type=Path, default=comfy_env.REPO_ROOT / "output")
     return parser.parse_args()
-
-
-def prepare_models(models_dir: Path) -> None:
-    checkpoint = models_dir / "checkpoints" / tiny_models.TINY_CHECKPOINT_NAME
-    if not checkpoint.is_file():
-        tiny_models.write_tiny_sd15_checkpoint(checkpoint)
-    clip_folder = models_dir / "verifiers" / tiny_models.TINY_CLIP_FOLDER
-    if not (clip_folder / "open_clip_config.json").is_file():
-        tiny_models.write_tiny_open_clip(clip_folder)
 
 
 def demo_workflow(args: argparse.Namespace) -> dict:
     workflow = json.loads(WORKFLOW.read_text())
-    workflow["2"]["inputs"]["text"] = args.prompt
-    workflow["6"]["inputs"].update(num_candidates=args.candidates, batch_size=args.batch_size)
-    workflow["7"]["inputs"].update(seed=args.seed, steps=args.steps, sampler_name=args.sampler, verifier_text=args.prompt)
+    workflow["2"]["inputs"]["digit"] = args.digit
+    workflow["4"]["inputs"].update(num_candidates=args.candidates, batch_size=args.batch_size)
+    workflow[SEARCH_NODE]["inputs"].update(
+        seed=args.seed, steps=args.steps, cfg=args.cfg, sampler_name=args.sampler, verifier_text=str(args.digit)
+    )
     return workflow
 
 
@@ -56,20 +50,19 @@ def main() -> None:
     started = time.perf_counter()
     logging.basicConfig(level=logging.ERROR)  # ComfyUI's import warnings (e.g. no torchaudio) are not ours to show
     nodes = comfy_env.import_comfyui(DEMO_HOME)
-    import folder_paths
-
-    tiny_models.register_tiny_models()
-    prepare_models(Path(folder_paths.models_dir))
     comfy_env.load_pack(nodes)
     run = workflow_runner.run_workflow(demo_workflow(args))
-    table = run.outputs("7")[2]
-    saved = run.ui("9")["images"][0]
-    image_path = Path(folder_paths.get_output_directory()) / saved["subfolder"] / saved["filename"]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(image_path, args.output)
-    print("\nNoise search on the tiny random-weight default model (CPU), CLIP score verifier:")
+    table, report = run.outputs(SEARCH_NODE)[2], json.loads(run.outputs(SEARCH_NODE)[3])
+    ranked = sorted((c for c in report["candidates"] if c["final"]), key=lambda c: (-c["score"], c["index"]))
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    best_path, grid_path = args.output_dir / "demo_best.png", args.output_dir / "demo_candidates.png"
+    enlarged(run.outputs(BEST_IMAGE_NODE)[0][0]).save(best_path)
+    candidate_grid(
+        run.outputs(CANDIDATE_IMAGES_NODE)[0], [c["seed"] for c in ranked], [c["score"] for c in ranked]
+    ).save(grid_path)
+    print(f"\nNoise search on the demo digit model (CPU): digit {args.digit}, digit-classifier verifier, random search")
     print(table)
-    print(f"best image: {args.output}  ({time.perf_counter() - started:.1f} s in all)")
+    print(f"best image: {best_path}\ncandidates: {grid_path}  ({time.perf_counter() - started:.1f} s in all)")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ from comfy_api.latest import ComfyExtension, io
 from .advanced_search_sampler import AdvancedSearchSampler
 from .aesthetic_loader import LoadAestheticVerifier
 from .algorithm_nodes import PathsSearchNode, RandomSearchNode, ZeroOrderSearchNode
+from .demo_model_nodes import DemoDigit, LoadDemoDigitVerifier, LoadDemoModel
 from .dinov2_loader import LoadDINOv2Verifier
 from .ensemble_node import VerifierEnsemble
+from .image_reward_loader import LoadImageRewardVerifier
 from .models_folder import register_verifiers_folder
 from .replay_node import ReplaySearch, ReplaySearchAdvanced
 from .score_images import ScoreImages
@@ -30,6 +32,10 @@ NODES: list[type[io.ComfyNode]] = [
     LoadDINOv2Verifier,
     VerifierEnsemble,
     ScoreImages,
+    LoadDemoModel,
+    DemoDigit,
+    LoadDemoDigitVerifier,
+    LoadImageRewardVerifier,
 ]
 
 

@@ -1,0 +1,150 @@
+"""Train the demo digit model and its two classifiers from a seed: ``python -m demo_model.train``.
+
+Writes ``demo_model/weights/``: the diffusion UNet (EMA weights), the verifier classifier, the
+evaluation classifier and ``training.json`` (settings, losses, held-out accuracies, seconds). About
+15 minutes on 2 CPU cores; the same seed and thread count give the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import EVALUATOR_FILE, UNET_FILE, VERIFIER_FILE, WEIGHTS_DIR
+from .digits import NUM_CLASSES, DigitSplit, load_digits_split
+LABEL_DROPOUT = 0.1
+EMA_DECAY = 0.999
+
+
+def initialise_unet(unet: torch.nn.Module, seed: int) -> None:
+    """PyTorch's default initialisation (ComfyUI's layers skip it), then the UNet's zero-initialised outputs."""
+    torch.manual_seed(seed)
+    for module in unet.modules():
+        for base in (torch.nn.Conv2d, torch.nn.Linear, torch.nn.GroupNorm):
+            if isinstance(module, base):
+                base.reset_parameters(module)
+    for name, module in unet.named_modules():
+        if name == "out.2" or name.endswith("out_layers.3"):
+            torch.nn.init.zeros_(module.weight)
+            torch.nn.init.zeros_(module.bias)
+
+
+def shifted(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image moved by up to one pixel in x and y, paper (1.0) filling the edge."""
+    padded = F.pad(images, (1, 1, 1, 1), value=1.0)
+    offsets = torch.randint(0, 3, (images.shape[0], 2), generator=generator)
+    size = images.shape[-1]
+    return torch.stack([padded[i, :, dy : dy + size, dx : dx + size] for i, (dy, dx) in enumerate(offsets.tolist())])
+
+
+def train_unet(train: DigitSplit, steps: int, batch_size: int, seed: int) -> tuple[torch.nn.Module, list[float]]:
+    """EPS prediction on ComfyUI's discrete schedule, labels dropped to the null class for CFG."""
+    from .comfy_model import NULL_CLASS, build_model
+
+    model = build_model()
+    unet, sampling = model.diffusion_model, model.model_sampling
+    initialise_unet(unet, seed)
+    ema = copy.deepcopy(unet).requires_grad_(False)
+    unet.train()
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=2e-3, weight_decay=0.0)
+    warmup = 200
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
+    )
+    generator = torch.Generator().manual_seed(seed)
+    images = train.images.repeat(1, 3, 1, 1)
+    sigmas = sampling.sigmas
+    losses = []
+    for step in range(steps):
+        rows = torch.randint(0, len(images), (batch_size,), generator=generator)
+        x0, labels = images[rows], train.labels[rows].clone()
+        labels[torch.rand(batch_size, generator=generator) < LABEL_DROPOUT] = NULL_CLASS
+        sigma = sigmas[torch.randint(0, len(sigmas), (batch_size,), generator=generator)]
+        noise = torch.randn(x0.shape, generator=generator)
+        noisy = x0 + noise * sigma.view(-1, 1, 1, 1)
+        prediction = unet(
+            sampling.calculate_input(sigma, noisy), sampling.timestep(sigma).float(),
+            y=F.one_hot(labels, NUM_CLASSES + 1).float(),
+        )
+        loss = F.mse_loss(prediction, noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        with torch.no_grad():
+            for kept, live in zip(ema.parameters(), unet.parameters()):
+                kept.lerp_(live, 1.0 - EMA_DECAY)
+        losses.append(loss.item())
+        if step % 250 == 0 or step == steps - 1:
+            print(f"unet step {step:5d}/{steps}  loss {sum(losses[-250:]) / len(losses[-250:]):.4f}", flush=True)
+    return ema.eval(), losses
+
+
+def train_classifier(train: DigitSplit, held_out: DigitSplit, width: int, epochs: int, seed: int):
+    from verifiers.digit_classifier import DigitClassifier
+
+    torch.manual_seed(seed)
+    classifier = DigitClassifier(width)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=2e-3)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        classifier.train()
+        order = torch.randperm(len(train.labels), generator=generator)
+        for batch in order.split(64):
+            loss = F.cross_entropy(classifier(shifted(train.images[batch], generator)), train.labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    classifier.eval()
+    with torch.no_grad():
+        accuracy = (classifier(held_out.images).argmax(dim=1) == held_out.labels).float().mean().item()
+    return classifier, accuracy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--output", type=Path, default=WEIGHTS_DIR)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    from headless import comfy_env
+
+    comfy_env.import_comfyui(Path(tempfile.mkdtemp(prefix="noise-search-train-")))
+    from safetensors.torch import save_file
+
+    from verifiers.digit_classifier import save_digit_classifier
+
+    started = time.perf_counter()
+    train, held_out = load_digits_split(args.seed)
+    args.output.mkdir(parents=True, exist_ok=True)
+    verifier, verifier_accuracy = train_classifier(train, held_out, width=16, epochs=30, seed=args.seed + 1)
+    save_digit_classifier(verifier, args.output / VERIFIER_FILE)
+    evaluator, evaluator_accuracy = train_classifier(train, held_out, width=32, epochs=30, seed=args.seed + 2)
+    save_digit_classifier(evaluator, args.output / EVALUATOR_FILE)
+    print(f"classifiers: verifier {verifier_accuracy:.3f}, evaluator {evaluator_accuracy:.3f} held-out accuracy", flush=True)
+    unet, losses = train_unet(train, args.steps, args.batch_size, args.seed)
+    save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, str(args.output / UNET_FILE))
+    report = {
+        "command": f"python -m demo_model.train --seed {args.seed} --steps {args.steps} --batch-size {args.batch_size}",
+        "train_images": len(train.labels), "held_out_images": len(held_out.labels),
+        "verifier_held_out_accuracy": verifier_accuracy, "evaluator_held_out_accuracy": evaluator_accuracy,
+        "unet_final_loss_mean_last_250": sum(losses[-250:]) / len(losses[-250:]),
+        "seconds": round(time.perf_counter() - started, 1), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }
+    (args.output / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
