@@ -8,6 +8,8 @@ memory is its own), warms up once, then is timed over ``--repeats`` runs.
     python -m bench.overhead                       # writes bench/results/overhead.json
     python -m bench.overhead --model sd15 --steps 20 --size 512 --output bench/results/overhead_h100_sd15.json
                                                    # SD1.5's architecture with random weights, on a GPU
+    python -m bench.overhead --model digits --candidates 16 --batch-sizes 1 16 --steps 20 --cfg 3 \
+        --output bench/results/overhead_digits.json   # the trained demo digit model and its verifier
 """
 
 from __future__ import annotations
@@ -31,7 +33,30 @@ PROMPT_TEXT = "a red apple on a wooden table"
 SD15_CHECKPOINT_NAME = "random_sd15_architecture.safetensors"
 
 
-def build_workflow(candidates: int, batch_size: int, steps: int, size: int, seed: int, checkpoint: str) -> dict[str, Any]:
+SOURCES = {"model": ("1", 0), "vae": ("1", 2), "positive": ("2", 0), "negative": ("3", 0), "latent": ("4", 0),
+           "verifier": ("5", 0)}
+"""Where the plain loop finds each input among the search workflow's node outputs."""
+DIGIT_SOURCES = {**SOURCES, "vae": ("1", 1), "positive": ("2", 0), "negative": ("2", 1), "latent": ("2", 2)}
+DIGIT = 7
+
+
+def build_digits_workflow(candidates: int, batch_size: int, steps: int, cfg: float, seed: int) -> dict[str, Any]:
+    """The demo model, Demo Digit and the digit-classifier verifier in place of checkpoint, prompts and CLIP."""
+    return {
+        "1": {"class_type": "NoiseSearchDemoModelLoader", "inputs": {}},
+        "2": {"class_type": "NoiseSearchDemoDigit", "inputs": {"digit": DIGIT}},
+        "5": {"class_type": "NoiseSearchDemoDigitVerifierLoader", "inputs": {"kind": "class logit", "probe_level": 0.4}},
+        "6": {"class_type": "NoiseSearchRandomSearch",
+              "inputs": {"num_candidates": candidates, "batch_size": batch_size, "search_steps": 0, "max_nfes": 0}},
+        "7": {"class_type": "NoiseSearchSampler", "inputs": {
+            "model": ["1", 0], "seed": seed, "steps": steps, "cfg": cfg, "sampler_name": "euler",
+            "scheduler": "normal", "positive": ["2", 0], "negative": ["2", 1], "latent_image": ["2", 2],
+            "denoise": 1.0, "vae": ["1", 1], "verifier": ["5", 0], "algorithm": ["6", 0], "verifier_text": str(DIGIT)}},
+        "8": {"class_type": "PreviewAny", "inputs": {"source": ["7", 2]}},
+    }
+
+
+def build_workflow(candidates: int, batch_size: int, steps: int, size: int, cfg: float, seed: int, checkpoint: str) -> dict[str, Any]:
     from headless.tiny_models import TINY_CLIP_FOLDER
 
     return {
@@ -44,7 +69,7 @@ def build_workflow(candidates: int, batch_size: int, steps: int, size: int, seed
         "6": {"class_type": "NoiseSearchRandomSearch",
               "inputs": {"num_candidates": candidates, "batch_size": batch_size, "search_steps": 0, "max_nfes": 0}},
         "7": {"class_type": "NoiseSearchSampler", "inputs": {
-            "model": ["1", 0], "seed": seed, "steps": steps, "cfg": 5.0, "sampler_name": "euler",
+            "model": ["1", 0], "seed": seed, "steps": steps, "cfg": cfg, "sampler_name": "euler",
             "scheduler": "normal", "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["4", 0],
             "denoise": 1.0, "vae": ["1", 2], "verifier": ["5", 0], "algorithm": ["6", 0],
             "verifier_text": PROMPT_TEXT}},
@@ -62,7 +87,7 @@ def peak_memory() -> dict[str, float]:
 
 
 def measure(
-    mode: str, candidates: int, batch_size: int, steps: int, size: int, repeats: int, model_kind: str
+    mode: str, candidates: int, batch_size: int, steps: int, size: int, cfg: float, repeats: int, model_kind: str
 ) -> dict[str, Any]:
     """One configuration, in this process: ``search`` through ComfyUI's executor, or the ``plain`` loop."""
     from headless import comfy_env, tiny_models, workflow_runner
@@ -73,7 +98,10 @@ def measure(
     import folder_paths
 
     models = Path(folder_paths.models_dir)
-    if model_kind == "sd15":
+    sources, text = (DIGIT_SOURCES, str(DIGIT)) if model_kind == "digits" else (SOURCES, PROMPT_TEXT)
+    if model_kind == "digits":
+        checkpoint = ""
+    elif model_kind == "sd15":
         from bench.sd15_random import write_random_sd15_checkpoint
 
         checkpoint = SD15_CHECKPOINT_NAME
@@ -83,13 +111,19 @@ def measure(
         tiny_models.write_tiny_sd15_checkpoint(models / "checkpoints" / checkpoint)
     tiny_models.write_tiny_open_clip(models / "verifiers" / tiny_models.TINY_CLIP_FOLDER)
     comfy_env.load_pack(nodes)
+
+    def search_workflow(seed: int) -> dict[str, Any]:
+        if model_kind == "digits":
+            return build_digits_workflow(candidates, batch_size, steps, cfg, seed)
+        return build_workflow(candidates, batch_size, steps, size, cfg, seed, checkpoint)
+
     executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
-    warm = workflow_runner.run_workflow(build_workflow(candidates, batch_size, steps, size, 0, checkpoint), executor)
+    warm = workflow_runner.run_workflow(search_workflow(0), executor)
     nfes = json.loads(warm.outputs("7")[3])["nfes"]["search"]
-    model, _, vae = warm.outputs("1")
-    positive, negative = warm.outputs("2")[0], warm.outputs("3")[0]
-    verifier = warm.outputs("5")[0]
-    latent = warm.outputs("4")[0]["samples"]
+    model, vae, positive, negative, latent, verifier = (
+        warm.outputs(sources[name][0])[sources[name][1]] for name in ("model", "vae", "positive", "negative", "latent", "verifier")
+    )
+    latent = latent["samples"]
 
     def plain_run(seed: int) -> None:
         import comfy.sample
@@ -104,16 +138,16 @@ def measure(
         for i in range(candidates):
             noise = sample_module.prepare_noise(latent, seed + i)
             callback = latent_preview.prepare_callback(model, steps)  # KSampler's progress bar and previews
-            samples = sample_module.sample(model, noise, steps, 5.0, "euler", "normal", positive, negative, latent,
+            samples = sample_module.sample(model, noise, steps, cfg, "euler", "normal", positive, negative, latent,
                                           callback=callback, disable_pbar=True, seed=seed + i)
-            verifier.score(vae.decode(samples), PROMPT_TEXT)
+            verifier.score(vae.decode(samples), text)
 
     timings = []
     for repeat in range(repeats):
         seed = 1000 * (repeat + 1)
         started = time.perf_counter()
         if mode == "search":
-            workflow_runner.run_workflow(build_workflow(candidates, batch_size, steps, size, seed, checkpoint), executor)
+            workflow_runner.run_workflow(search_workflow(seed), executor)
         else:
             plain_run(seed)
         if _has_cuda():
@@ -122,7 +156,7 @@ def measure(
             torch.cuda.synchronize()
         timings.append(time.perf_counter() - started)
     return {"mode": mode, "model": model_kind, "candidates": candidates, "batch_size": batch_size, "steps": steps,
-            "image_pixels": size, "nfes": nfes, "seconds": timings, "median_seconds": statistics.median(timings), **peak_memory()}
+            "cfg": cfg, "image_pixels": 16 if model_kind == "digits" else size, "nfes": nfes, "seconds": timings, "median_seconds": statistics.median(timings), **peak_memory()}
 
 
 def _has_cuda() -> bool:
@@ -133,7 +167,7 @@ def _has_cuda() -> bool:
 
 def run_in_child(args: argparse.Namespace, mode: str, batch_size: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.overhead", "--child", mode, "--candidates", str(args.candidates),
-               "--batch-size", str(batch_size), "--steps", str(args.steps), "--size", str(args.size),
+               "--batch-size", str(batch_size), "--steps", str(args.steps), "--size", str(args.size), "--cfg", str(args.cfg),
                "--repeats", str(args.repeats), "--model", args.model]
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     return json.loads(output.stdout.strip().splitlines()[-1])
@@ -146,15 +180,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--size", type=int, default=256, help="image width/height in pixels (latent is 1/8)")
+    parser.add_argument("--cfg", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", choices=["tiny", "sd15"], default="tiny",
-                        help="tiny: the test model; sd15: SD1.5's full architecture with random weights (for a GPU)")
+    parser.add_argument("--model", choices=["tiny", "sd15", "digits"], default="tiny",
+                        help="tiny: the test model; sd15: SD1.5's full architecture with random weights (for a GPU); "
+                        "digits: the trained demo model (16×16 px; --size is ignored)")
     parser.add_argument("--child", choices=["search", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, default=RESULTS / "overhead.json")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.candidates, args.batch_size, args.steps, args.size, args.repeats,
-                                 args.model)))
+        print(json.dumps(measure(args.child, args.candidates, args.batch_size, args.steps, args.size, args.cfg,
+                                 args.repeats, args.model)))
         return
     plain = run_in_child(args, "plain", 1)
     searches = [run_in_child(args, "search", batch_size) for batch_size in args.batch_sizes]

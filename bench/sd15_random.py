@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from headless.tiny_models import initialise
+from headless.tiny_models import save_sd15_shaped_checkpoint
 
 SD15_UNET_CONFIG = {
     "use_checkpoint": False, "image_size": 32, "out_channels": 4, "use_spatial_transformer": True, "legacy": False,
@@ -24,27 +24,7 @@ SD15_UNET_CONFIG = {
 
 
 def write_random_sd15_checkpoint(path: Path, seed: int = 0) -> Path:
-    import comfy.model_management
-    import comfy.model_patcher
-    import comfy.sd
     import comfy.supported_models
-    import comfy.taesd.taesd
 
     model_config = comfy.supported_models.SD15(dict(SD15_UNET_CONFIG))
-    model_config.set_inference_dtype(torch.float16, None)
-    model = model_config.get_model({})
-    initialise(model, seed)
-    with torch.no_grad():
-        for parameter in model.diffusion_model.out.parameters():
-            parameter.zero_()
-    patcher = comfy.model_patcher.ModelPatcher(
-        model, load_device=comfy.model_management.get_torch_device(),
-        offload_device=comfy.model_management.unet_offload_device(),
-    )
-    clip = comfy.sd.CLIP(target=model_config.clip_target())
-    initialise(clip.cond_stage_model, seed + 1)
-    taesd = comfy.taesd.taesd.TAESD(latent_channels=4)
-    initialise(taesd, seed + 2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    comfy.sd.save_checkpoint(str(path), patcher, clip, comfy.sd.VAE(sd=taesd.state_dict()))
-    return path
+    return save_sd15_shaped_checkpoint(path, model_config, torch.float16, seed, zero_output=True)

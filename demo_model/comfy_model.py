@@ -1,5 +1,9 @@
-"""The demo digit model as ComfyUI model classes: a conv UNet (ComfyUI's ``UNetModel``), EPS prediction on
+"""The demo digit model as ComfyUI model classes: a conv UNet (ComfyUI's ``UNetModel``), V-prediction on
 ComfyUI's default discrete schedule, class labels through the ``y`` (ADM) input, RGB pixel space.
+
+V-prediction, not EPS: at the schedule's top noise level (sigma 14.6, far above what 16×16 pixels need)
+an EPS model's x0 estimate multiplies its error by sigma, and those early mistakes survive as speckle
+in the final samples; a V model's estimate stays bounded there.
 
 A class label travels in the conditioning's options (``class_label``), as SDXL's size conditioning does;
 label ``NULL_CLASS`` is the unconditional one classifier-free guidance needs (the negative).
@@ -67,8 +71,11 @@ class DemoDigitsConfig(comfy.supported_models_base.BASE):
     memory_usage_factor = 1.0
     supported_inference_dtypes = [torch.float32]
 
+    def model_type(self, state_dict: dict, prefix: str = "") -> comfy.model_base.ModelType:
+        return comfy.model_base.ModelType.V_PREDICTION
+
     def get_model(self, state_dict: dict, prefix: str = "", device: torch.device | None = None) -> DemoDigitsModel:
-        return DemoDigitsModel(self, device=device)
+        return DemoDigitsModel(self, model_type=self.model_type(state_dict, prefix), device=device)
 
 
 def build_model(dtype: torch.dtype = torch.float32, manual_cast_dtype: torch.dtype | None = None) -> DemoDigitsModel:

@@ -45,8 +45,18 @@ def shifted(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.stack([padded[i, :, dy : dy + size, dx : dx + size] for i, (dy, dx) in enumerate(offsets.tolist())])
 
 
+def v_target(clean: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """What a V model outputs for ``clean + sigma · noise``, in ComfyUI's V_PREDICTION convention (sigma_data 1)."""
+    sigma = sigma.view(-1, 1, 1, 1)
+    return (noise - sigma * clean) / (sigma**2 + 1.0).sqrt()
+
+
 def train_unet(train: DigitSplit, steps: int, batch_size: int, seed: int) -> tuple[torch.nn.Module, list[float]]:
-    """EPS prediction on ComfyUI's discrete schedule, labels dropped to the null class for CFG."""
+    """V-prediction on ComfyUI's discrete schedule, labels dropped to the null class for CFG.
+
+    The EMA's decay ramps up from 0 (``(1 + step) / (10 + step)``, capped at ``EMA_DECAY``) so the
+    untrained start weighs nothing in the kept weights.
+    """
     from .comfy_model import NULL_CLASS, build_model
 
     model = build_model()
@@ -74,15 +84,16 @@ def train_unet(train: DigitSplit, steps: int, batch_size: int, seed: int) -> tup
             sampling.calculate_input(sigma, noisy), sampling.timestep(sigma).float(),
             y=F.one_hot(labels, NUM_CLASSES + 1).float(),
         )
-        loss = F.mse_loss(prediction, noise)
+        loss = F.mse_loss(prediction, v_target(x0, noise, sigma))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         optimizer.step()
         schedule.step()
+        decay = min(EMA_DECAY, (1 + step) / (10 + step))
         with torch.no_grad():
             for kept, live in zip(ema.parameters(), unet.parameters()):
-                kept.lerp_(live, 1.0 - EMA_DECAY)
+                kept.lerp_(live, 1.0 - decay)
         losses.append(loss.item())
         if step % 250 == 0 or step == steps - 1:
             print(f"unet step {step:5d}/{steps}  loss {sum(losses[-250:]) / len(losses[-250:]):.4f}", flush=True)
@@ -115,6 +126,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--classifier-epochs", type=int, default=30)
     parser.add_argument("--output", type=Path, default=WEIGHTS_DIR)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -128,15 +140,16 @@ def main() -> None:
     started = time.perf_counter()
     train, held_out = load_digits_split(args.seed)
     args.output.mkdir(parents=True, exist_ok=True)
-    verifier, verifier_accuracy = train_classifier(train, held_out, width=16, epochs=30, seed=args.seed + 1)
+    verifier, verifier_accuracy = train_classifier(train, held_out, width=16, epochs=args.classifier_epochs, seed=args.seed + 1)
     save_digit_classifier(verifier, args.output / VERIFIER_FILE)
-    evaluator, evaluator_accuracy = train_classifier(train, held_out, width=32, epochs=30, seed=args.seed + 2)
+    evaluator, evaluator_accuracy = train_classifier(train, held_out, width=32, epochs=args.classifier_epochs, seed=args.seed + 2)
     save_digit_classifier(evaluator, args.output / EVALUATOR_FILE)
     print(f"classifiers: verifier {verifier_accuracy:.3f}, evaluator {evaluator_accuracy:.3f} held-out accuracy", flush=True)
     unet, losses = train_unet(train, args.steps, args.batch_size, args.seed)
     save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, str(args.output / UNET_FILE))
     report = {
-        "command": f"python -m demo_model.train --seed {args.seed} --steps {args.steps} --batch-size {args.batch_size}",
+        "command": f"python -m demo_model.train --seed {args.seed} --steps {args.steps} --batch-size {args.batch_size} "
+        f"--classifier-epochs {args.classifier_epochs}",
         "train_images": len(train.labels), "held_out_images": len(held_out.labels),
         "verifier_held_out_accuracy": verifier_accuracy, "evaluator_held_out_accuracy": evaluator_accuracy,
         "unet_final_loss_mean_last_250": sum(losses[-250:]) / len(losses[-250:]),

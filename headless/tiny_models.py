@@ -141,18 +141,24 @@ def register_tiny_models() -> type:
     return _registered["sd15"]
 
 
-def write_tiny_sd15_checkpoint(path: Path, seed: int = 0) -> Path:
-    """Save a tiny SD1.5-shaped checkpoint (UNet, text encoder, TAESD-shaped VAE) with ComfyUI's saver."""
+def save_sd15_shaped_checkpoint(path: Path, model_config, dtype: torch.dtype, seed: int,
+                                zero_output: bool = False) -> Path:
+    """Initialise a UNet for ``model_config``, its text encoder and a TAESD-shaped VAE; save with ComfyUI's saver.
+
+    ``zero_output`` zeroes the UNet's output convolution, so long sampling runs of random weights stay finite.
+    """
     import comfy.model_management
     import comfy.model_patcher
     import comfy.sd
     import comfy.taesd.taesd
 
-    config_class = register_tiny_models()
-    model_config = config_class(dict(TINY_UNET_CONFIG))
-    model_config.set_inference_dtype(torch.float32, None)
+    model_config.set_inference_dtype(dtype, None)
     model = model_config.get_model({})
     initialise(model, seed)
+    if zero_output:
+        with torch.no_grad():
+            for parameter in model.diffusion_model.out.parameters():
+                parameter.zero_()
     patcher = comfy.model_patcher.ModelPatcher(
         model, load_device=comfy.model_management.get_torch_device(),
         offload_device=comfy.model_management.unet_offload_device(),
@@ -161,10 +167,15 @@ def write_tiny_sd15_checkpoint(path: Path, seed: int = 0) -> Path:
     initialise(clip.cond_stage_model, seed + 1)
     taesd = comfy.taesd.taesd.TAESD(latent_channels=4)
     initialise(taesd, seed + 2)
-    vae = comfy.sd.VAE(sd=taesd.state_dict())
     path.parent.mkdir(parents=True, exist_ok=True)
-    comfy.sd.save_checkpoint(str(path), patcher, clip, vae)
+    comfy.sd.save_checkpoint(str(path), patcher, clip, comfy.sd.VAE(sd=taesd.state_dict()))
     return path
+
+
+def write_tiny_sd15_checkpoint(path: Path, seed: int = 0) -> Path:
+    """Save a tiny SD1.5-shaped checkpoint (UNet, text encoder, TAESD-shaped VAE) with ComfyUI's saver."""
+    config_class = register_tiny_models()
+    return save_sd15_shaped_checkpoint(path, config_class(dict(TINY_UNET_CONFIG)), torch.float32, seed)
 
 
 def write_tiny_open_clip(folder: Path, seed: int = 0) -> Path:

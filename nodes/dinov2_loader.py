@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..verifiers import VerifierWeightsMissing, imagenet_1k_classes, load_dinov2_verifier
+from ..verifiers import imagenet_1k_classes, load_dinov2_verifier
+from ..verifiers.downloads import DINOV2_BACKBONE, DINOV2_HEAD
 from .comfy_types import CATEGORY, VerifierSocket
-from .models_folder import list_transformers_folders, list_verifier_weights, resolve_verifier_weights
+from .models_folder import list_transformers_folders
 from .node_errors import reported_as
+from .open_clip_inputs import download_input
 from .verifier_cache import cached_verifier
+from .weights import ensure_weights, weight_options, weights_problem
 from .zero_shot_loader import parse_class_names
 
 DISPLAY_NAME = "Load DINOv2 Class-Logit Verifier (Noise Search)"
@@ -28,31 +31,28 @@ class LoadDINOv2Verifier(io.ComfyNode):
             description="For class-conditional models (the paper's DINO verifier): scores each image by a DINOv2 "
             "linear classifier's logit for the requested class (verifier_text: class name or index).",
             inputs=[
-                io.Combo.Input("backbone", options=list_transformers_folders(),
+                io.Combo.Input("backbone", options=sorted(set(list_transformers_folders()) | set(weight_options(DINOV2_BACKBONE))),
                                tooltip="A transformers DINOv2 folder in models/verifiers."),
-                io.Combo.Input("head", options=list_verifier_weights(),
+                io.Combo.Input("head", options=weight_options(DINOV2_HEAD),
                                tooltip="The linear head for that backbone, e.g. dinov2_vitb14_linear_head.pth."),
                 io.String.Input("class_names", multiline=True, default="",
                                 tooltip="One class name per line, in the head's order. Empty: the ImageNet-1k classes."),
+                download_input(),
             ],
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
 
     @classmethod
-    def validate_inputs(cls, backbone: str, head: str, class_names: str) -> bool | str:
-        try:
-            resolve_verifier_weights(backbone, HOW_TO_GET)
-            resolve_verifier_weights(head, HOW_TO_GET)
-        except VerifierWeightsMissing as missing:
-            return f"{DISPLAY_NAME}: {missing}"
-        return True
+    def validate_inputs(cls, backbone: str, head: str, class_names: str, download: bool) -> bool | str:
+        backbone_check = weights_problem(DISPLAY_NAME, backbone, download, HOW_TO_GET)
+        return weights_problem(DISPLAY_NAME, head, download, HOW_TO_GET) if backbone_check is True else backbone_check
 
     @classmethod
-    def execute(cls, backbone: str, head: str, class_names: str) -> io.NodeOutput:
+    def execute(cls, backbone: str, head: str, class_names: str, download: bool) -> io.NodeOutput:
         names = parse_class_names(class_names) or imagenet_1k_classes()
         with reported_as(DISPLAY_NAME):
-            backbone_path = resolve_verifier_weights(backbone, HOW_TO_GET)
-            head_path = resolve_verifier_weights(head, HOW_TO_GET)
+            backbone_path = ensure_weights(backbone, download, HOW_TO_GET)
+            head_path = ensure_weights(head, download, HOW_TO_GET)
             return io.NodeOutput(cached_verifier(
                 "dinov2", [backbone_path, head_path], tuple(names),
                 lambda: load_dinov2_verifier(backbone_path, head_path, names),

@@ -20,6 +20,7 @@ Progress = Callable[[int, int], None]
 
 OPEN_CLIP, AESTHETIC_HEAD = "open_clip", "aesthetic head"
 IMAGE_REWARD, BERT_TOKENIZER = "ImageReward", "BERT tokenizer"
+DINOV2_BACKBONE, DINOV2_HEAD = "DINOv2 backbone", "DINOv2 linear head"
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class WeightSource:
     """Where a name in models/verifiers comes from: one or more files (a folder's files for open_clip)."""
 
     kind: str
-    """What the files are (``OPEN_CLIP``, ``AESTHETIC_HEAD``, ``IMAGE_REWARD``, ``BERT_TOKENIZER``), so each loader
-    offers only its own kind."""
+    """What the files are (``OPEN_CLIP``, ``AESTHETIC_HEAD``, ``IMAGE_REWARD``, ``BERT_TOKENIZER``, ``DINOV2_*``),
+    so each loader offers only its own kind."""
     files: tuple[tuple[str, str], ...]
     """(path relative to the verifiers folder, URL) pairs."""
     hub_repo: str | None = None
@@ -76,6 +77,11 @@ KNOWN_SOURCES: dict[str, WeightSource] = {
     "bert-base-uncased": hub_folder(
         BERT_TOKENIZER, "google-bert/bert-base-uncased", ("vocab.txt", "tokenizer_config.json"), "bert-base-uncased"
     ),
+    "dinov2-base": hub_folder(DINOV2_BACKBONE, "facebook/dinov2-base", ("config.json", "model.safetensors"), "dinov2-base"),
+    "dinov2_vitb14_linear_head.pth": WeightSource(DINOV2_HEAD, (
+        ("dinov2_vitb14_linear_head.pth",
+         "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_linear_head.pth"),
+    )),
 }
 
 

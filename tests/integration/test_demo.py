@@ -11,15 +11,17 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_demo_prints_the_candidates_and_writes_the_best_image(tmp_path):
-    output = tmp_path / "best.png"
+def test_the_demo_prints_the_candidates_and_writes_the_winner_and_the_contact_sheet(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "headless.demo", "--candidates", "3", "--batch-size", "2", "--steps", "3",
-         "--output", str(output)],
+        [sys.executable, "-m", "headless.demo", "--digit", "3", "--candidates", "4", "--batch-size", "2",
+         "--steps", "5", "--output-dir", str(tmp_path)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     table = completed.stdout.splitlines()
-    assert any(line.startswith("random search: 3 candidates, 18 NFEs searching") for line in table)
-    assert sum(line.strip().split()[0] in {"1", "2", "3"} for line in table if line.strip()) >= 3
-    assert Image.open(output).size == (64, 64)
+    assert any(line.startswith("random search: 4 candidates, 40 NFEs searching") for line in table)
+    ranks = [line.split()[0] for line in table if line.strip() and line.split()[0].isdigit()]
+    assert ranks == ["1", "2", "3", "4"]
+    assert Image.open(tmp_path / "demo_best.png").size == (128, 128)
+    sheet = Image.open(tmp_path / "demo_candidates.png")
+    assert sheet.width > 4 * 96 and sheet.height > 96

@@ -120,8 +120,21 @@ def test_the_dinov2_class_logit_verifier_scores_the_requested_class(comfyui):
     prompt = comfyui.workflow()
     prompt["5"] = {"class_type": "NoiseSearchDINOv2VerifierLoader", "inputs": {
         "backbone": tiny_models.TINY_DINOV2_FOLDER, "head": tiny_models.TINY_DINOV2_HEAD,
-        "class_names": "tench\ngoldfish\ngreat white shark"}}
+        "class_names": "tench\ngoldfish\ngreat white shark", "download": False}}
     prompt["6"]["inputs"]["num_candidates"] = 3
     prompt[SAMPLER]["inputs"]["verifier_text"] = "goldfish"
     report = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])
     assert report["verifier"] == "DINOv2 class logit" and len(report["candidates"]) == 3
+
+
+def test_missing_dinov2_weights_name_the_node_the_path_and_the_download(comfyui):
+    from headless.workflow_runner import WorkflowInvalid
+
+    prompt = comfyui.workflow()
+    prompt["5"] = {"class_type": "NoiseSearchDINOv2VerifierLoader", "inputs": {
+        "backbone": "dinov2-base", "head": "dinov2_vitb14_linear_head.pth", "class_names": "", "download": False}}
+    with pytest.raises(WorkflowInvalid) as invalid:
+        comfyui.run(prompt)
+    message = str(invalid.value)
+    assert "Load DINOv2 Class-Logit Verifier (Noise Search)" in message
+    assert "dinov2-base" in message and "facebook/dinov2-base" in message and "turn on download" in message
