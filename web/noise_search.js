@@ -22,7 +22,7 @@ const STYLE = `
 .noise-search-overlay { position: fixed; inset: 0; background: #000c; z-index: 10000; display: flex;
   flex-direction: column; align-items: center; justify-content: center; cursor: zoom-out; color: #eee;
   font: 14px sans-serif; gap: 8px; }
-.noise-search-overlay img { max-width: 90vw; max-height: 80vh; image-rendering: auto; }
+.noise-search-overlay img { max-width: 90vw; max-height: 80vh; min-width: min(512px, 90vw); object-fit: contain; }
 `;
 
 function ensureStyle() {
@@ -46,10 +46,18 @@ function caption(entry) {
   return `#${entry.rank} · ${formatScore(entry.score)} · seed ${entry.seed}`;
 }
 
+/** Small images (e.g. 16 px samples) are enlarged pixel for pixel instead of blurred. */
+function sharpWhenEnlarged(image) {
+  image.addEventListener("load", () => {
+    if (image.naturalWidth < 128) image.style.imageRendering = "pixelated";
+  });
+}
+
 function showLarge(entry) {
   const overlay = document.createElement("div");
   overlay.className = "noise-search-overlay";
   const image = document.createElement("img");
+  sharpWhenEnlarged(image);
   image.src = viewUrl(entry);
   const text = document.createElement("div");
   text.textContent = caption(entry);
@@ -136,6 +144,7 @@ function renderGallery(node, gallery) {
     figure.dataset.seed = entry.seed;
     figure.title = caption(entry);
     const image = document.createElement("img");
+    sharpWhenEnlarged(image);
     image.src = viewUrl(entry);
     image.alt = caption(entry);
     const text = document.createElement("figcaption");

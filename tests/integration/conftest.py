@@ -44,6 +44,8 @@ def comfyui(tmp_path_factory) -> ComfyUI:
     tiny_models.write_tiny_aesthetic_head(models / "verifiers" / tiny_models.TINY_AESTHETIC_HEAD)
     tiny_models.write_tiny_dinov2(models / "verifiers" / tiny_models.TINY_DINOV2_FOLDER,
                                   models / "verifiers" / tiny_models.TINY_DINOV2_HEAD)
+    tiny_models.write_tiny_image_reward(models / "verifiers" / tiny_models.TINY_IMAGE_REWARD_FOLDER,
+                                        models / "verifiers" / tiny_models.TINY_BERT_TOKENIZER_FOLDER)
     comfy_env.load_pack(nodes)
     return ComfyUI(nodes, base)
 

@@ -1,4 +1,4 @@
-"""The real front end in a real browser: queue an example workflow, see the gallery on the search node.
+"""The real front end in a real browser: queue the demo example, see the gallery of real digits on the search node.
 
 Runs the pinned ComfyUI server with its real front end (comfyui-frontend-package) and this pack on the
 CPU, drives Debian's Chromium headless with Playwright, and saves a screenshot. Skipped, saying why,
@@ -12,12 +12,12 @@ import shutil
 
 import pytest
 
-from headless import tiny_models
 from headless.comfy_env import REPO_ROOT
 from headless.comfy_server import prepare_base_directory, running_server
 
-EXAMPLE = REPO_ROOT / "example_workflows" / "sd15_clip_score_random_search.json"
-CANDIDATES = 4
+EXAMPLE = REPO_ROOT / "example_workflows" / "demo_digits_random_search.json"
+CANDIDATES = 8  # of the example's 16, so that the gallery and the scaling curve fit the node without scrolling
+BATCH_SIZE = 2  # one point on the scaling curve per batch: the example's single batch of 16 draws no curve
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 EXTENSION_URL = "/extensions/comfyui-noise-search/"
@@ -29,15 +29,6 @@ FRONT_END_NOISE = (
     "violates the following Content Security Policy directive: \"connect-src 'self'\"",
     "TypeError: Cannot read properties of undefined (reading 'id')\n    at onChange",
 )
-TINY_MODELS_NODE = f'''"""Test helper: lets the server's checkpoint loader recognise the tiny test checkpoint."""
-import sys
-
-sys.path.append({str(REPO_ROOT)!r})
-from headless.tiny_models import register_tiny_models
-
-register_tiny_models()
-NODE_CLASS_MAPPINGS = {{}}
-'''
 
 
 def chromium_path() -> str:
@@ -48,31 +39,20 @@ def chromium_path() -> str:
     return path
 
 
-def small_example() -> dict:
-    """The SD1.5 example, pointed at the tiny models and made small enough for a CPU."""
+def demo_example() -> dict:
+    """The demo example (the embedded demo model: real digits in seconds on a CPU), CANDIDATES in batches of BATCH_SIZE."""
     workflow = json.loads(EXAMPLE.read_text())
-    for node in workflow["nodes"]:
-        values = node["widgets_values"]
-        if node["type"] == "CheckpointLoaderSimple":
-            values[0] = tiny_models.TINY_CHECKPOINT_NAME
-        elif node["type"] == "NoiseSearchCLIPScoreVerifierLoader":
-            values[0] = tiny_models.TINY_CLIP_FOLDER
-        elif node["type"] == "EmptyLatentImage":
-            values[:2] = [64, 64]
-        elif node["type"] == "NoiseSearchRandomSearch":
-            values[:2] = [CANDIDATES, 2]
-        elif node["type"] == "NoiseSearchSampler":
-            values[2] = 4
+    search = next(node for node in workflow["nodes"] if node["type"] == "NoiseSearchRandomSearch")
+    search["widgets_values"][:2] = [CANDIDATES, BATCH_SIZE]
     return workflow
 
 
-def test_the_gallery_shows_every_candidate_by_descending_score(comfyui, tmp_path):
+def test_the_gallery_shows_every_candidate_by_descending_score(tmp_path):
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
     base = tmp_path / "server"
-    prepare_base_directory(base, {"noise_search_tiny_models.py": TINY_MODELS_NODE})
-    shutil.copytree(comfyui.base_directory / "models", base / "models")
+    prepare_base_directory(base, {})
     console_errors: list[str] = []
     screenshot = tmp_path / "noise_search_gallery.png"
     with running_server(base, tmp_path / "server.log") as url, sync_playwright() as playwright:
@@ -91,7 +71,7 @@ def test_the_gallery_shows_every_candidate_by_descending_score(comfyui, tmp_path
                 window.noiseSearchRun.error = detail.exception_message; window.noiseSearchRun.done = true; });
             await app.loadGraphData(workflow);
             await app.queuePrompt(0, 1);
-        }""", small_example())
+        }""", demo_example())
         page.wait_for_function("() => window.noiseSearchRun.done", timeout=120_000)
         assert page.evaluate("() => window.noiseSearchRun.error") is None
         thumbnails = page.locator(".noise-search-thumb")
@@ -101,6 +81,9 @@ def test_the_gallery_shows_every_candidate_by_descending_score(comfyui, tmp_path
         scores = [float(score) for score in thumbnails.evaluate_all("nodes => nodes.map(n => n.dataset.score)")]
         winners = page.locator(".noise-search-winner").count()
         captions = thumbnails.evaluate_all("nodes => nodes.map(n => n.querySelector('figcaption').textContent)")
+        page.wait_for_function("""() => app.graph.nodes.filter(node => node.type === "SaveImage")
+            .every(node => node.imgs?.length && node.imgs.every(image => image.complete && image.naturalWidth > 0))""",
+                               timeout=30_000)  # the decoded digits in the screenshot
         page.locator(".noise-search-panel").first.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshot))
         thumbnails.first.click()

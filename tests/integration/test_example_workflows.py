@@ -1,4 +1,4 @@
-"""Every example workflow converts to API format and passes ComfyUI's own prompt validation."""
+"""Every example workflow converts to API format and passes ComfyUI's own prompt validation; the demo example runs."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ import pytest
 from headless import tiny_models
 from headless.ui_workflow import WorkflowConversionError, ui_to_api
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "example_workflows").glob("*.json"))
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "example_workflows"
+EXAMPLES = sorted(EXAMPLES_DIR.glob("*.json"))
+DEMO_EXAMPLE = EXAMPLES_DIR / "demo_digits_random_search.json"
 TINY_FILES = {
     "CheckpointLoaderSimple": {"ckpt_name": tiny_models.TINY_CHECKPOINT_NAME},
     "NoiseSearchCLIPScoreVerifierLoader": {"weights": tiny_models.TINY_CLIP_FOLDER},
     "NoiseSearchSelfSupervisedVerifierLoader": {"weights": tiny_models.TINY_CLIP_FOLDER},
     "NoiseSearchZeroShotVerifierLoader": {"weights": tiny_models.TINY_CLIP_FOLDER},
     "NoiseSearchAestheticVerifierLoader": {"head": tiny_models.TINY_AESTHETIC_HEAD, "weights": tiny_models.TINY_CLIP_FOLDER},
+    "NoiseSearchImageRewardVerifierLoader": {"weights": tiny_models.TINY_IMAGE_REWARD_FOLDER,
+                                             "tokenizer": tiny_models.TINY_BERT_TOKENIZER_FOLDER},
 }
 
 
@@ -44,7 +48,7 @@ def test_the_example_validates_in_comfyui(comfyui, workflow):
 
 
 def test_conversion_maps_widgets_past_the_seed_control_value(comfyui):
-    workflow = json.loads((EXAMPLES[0].parent / "sd15_clip_score_random_search.json").read_text())
+    workflow = json.loads((EXAMPLES_DIR / "sd15_clip_score_random_search.json").read_text())
     prompt = ui_to_api(workflow, comfyui.nodes.NODE_CLASS_MAPPINGS)
     sampler = next(node for node in prompt.values() if node["class_type"] == "NoiseSearchSampler")
     ui_node = next(node for node in workflow["nodes"] if node["type"] == "NoiseSearchSampler")
@@ -58,3 +62,22 @@ def test_a_missing_node_type_is_named(comfyui):
     workflow = {"nodes": [{"id": 3, "type": "SomeOtherPackNode", "inputs": [], "widgets_values": []}], "links": []}
     with pytest.raises(WorkflowConversionError, match="SomeOtherPackNode"):
         ui_to_api(workflow, comfyui.nodes.NODE_CLASS_MAPPINGS)
+
+
+def test_the_demo_example_is_the_headless_demo_graph(comfyui):
+    prompt = ui_to_api(json.loads(DEMO_EXAMPLE.read_text()), comfyui.nodes.NODE_CLASS_MAPPINGS)
+    assert prompt == comfyui.workflow("demo_digits_random_search")
+
+
+def test_the_demo_example_runs_on_the_shipped_demo_model(comfyui):
+    """End to end through ComfyUI's executor with the committed demo weights: 16 candidates × 20 steps at 16×16."""
+    prompt = ui_to_api(json.loads(DEMO_EXAMPLE.read_text()), comfyui.nodes.NODE_CLASS_MAPPINGS)
+    sampler = next(node_id for node_id, node in prompt.items() if node["class_type"] == "NoiseSearchSampler")
+    best_latent, ranked_latents, scores, report, _curve = comfyui.run(prompt).outputs(sampler)
+    assert list(best_latent["samples"].shape) == [1, 3, 16, 16]
+    assert list(ranked_latents["samples"].shape) == [16, 3, 16, 16]
+    ranks = [int(line.split()[0]) for line in scores.splitlines() if line.split()[0].isdigit()]
+    assert ranks == list(range(1, 17))
+    assert "random search: 16 candidates" in scores.splitlines()[-1]
+    candidates = json.loads(report)["candidates"]
+    assert len(candidates) == 16 and {c["seed"] for c in candidates} == set(range(16))
