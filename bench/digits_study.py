@@ -8,8 +8,10 @@ full count. Every search runs through the pack's nodes in ComfyUI's executor. Ea
 evaluated with the verifier's score and, on the separate evaluation classifier, an IS-like score, an
 FID-like distance to held-out digits, precision/recall and class accuracy.
 
-Writes ``bench/results/digits_study.json`` and ``digits_study.png`` (metrics against NFEs) and
-``digits_study_samples.png`` (samples at the largest budget). About 10 minutes on 2 CPU cores.
+It ends with the overhead figures (``bench/overhead.py`` on the demo model): a search of 16 candidates
+against 16 plain KSampler + decode + score runs of the same NFEs, at batch sizes 1, 4 and 16, with peak
+memory. Writes ``bench/results/digits_study.json`` and ``digits_study.png`` (metrics against NFEs) and
+``digits_study_samples.png`` (samples at the largest budget). About 12 minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from typing import Any, Callable
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BUDGETS = (40, 80, 160, 320, 640)
-"""NFEs per sample. One plain image is STEPS steps × 2 (CFG's two rows) = 40."""
-STEPS, CFG, SAMPLER, SCHEDULER = 20, 3.0, "euler", "karras"
-PLAIN_IMAGE_NFES = 2 * STEPS
+BUDGETS = (20, 40, 80, 160, 320)
+"""NFEs per sample. One plain image is STEPS = 20 NFEs: CFG 1.0 runs one row per step (the paper's
+class-conditional searches also run without guidance, where samples vary most)."""
+STEPS, CFG, SAMPLER, SCHEDULER = 20, 1.0, "euler", "karras"
+ROWS_PER_STEP = 1 if CFG == 1.0 else 2
+PLAIN_IMAGE_NFES = ROWS_PER_STEP * STEPS
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,10 @@ def zero_order_nodes(budget: int) -> dict[str, Any] | None:
 
 
 def paths_nodes(budget: int) -> dict[str, Any] | None:
-    """N paths from step 10 of 20, Δf 2, Δb 4: N·20 NFEs to start, N·M·40 for M branches over 5 rounds."""
-    paths = 1 if budget < 320 else 2
-    branches = (budget - 20 * paths) // (40 * paths)
+    """N paths from step 10 of 20, Δf 2, Δb 4: 10 steps each to start, then M branches × 5 rounds × 4 steps."""
+    paths = 1 if budget < 16 * PLAIN_IMAGE_NFES // 2 else 2
+    start, per_branch = 10 * ROWS_PER_STEP, 5 * 4 * ROWS_PER_STEP
+    branches = (budget - start * paths) // (per_branch * paths)
     if branches < 1:
         return None
     return {"num_paths": paths, "branches": branches, "start_step": 10, "forward_steps": 2, "backward_steps": 4,
@@ -71,7 +76,7 @@ def paths_nodes(budget: int) -> dict[str, Any] | None:
 
 
 ARMS = (
-    Arm("steps", "(a) more denoising steps", lambda budget: {"steps": budget // 2}, node_type="KSampler"),
+    Arm("steps", "(a) more denoising steps", lambda budget: {"steps": budget // ROWS_PER_STEP}, node_type="KSampler"),
     Arm("random", "(b) random search", random_nodes, node_type="NoiseSearchRandomSearch"),
     Arm("zero_order", "(c) zero-order search", zero_order_nodes, node_type="NoiseSearchZeroOrderSearch"),
     Arm("paths", "(d) search over paths", paths_nodes, node_type="NoiseSearchPathsSearch"),
@@ -82,7 +87,8 @@ ARMS = (
 )
 
 
-def workflow(arm: Arm, inputs: dict[str, Any], digit: int, seed: int) -> dict[str, Any]:
+def workflow(arm: Arm, inputs: dict[str, Any], digit: int, seed: int, batch: int = 1) -> dict[str, Any]:
+    """One sample from the search sampler, or ``batch`` samples from one KSampler call (its rows get distinct noises)."""
     nodes: dict[str, Any] = {
         "1": {"class_type": "NoiseSearchDemoModelLoader", "inputs": {}},
         "2": {"class_type": "NoiseSearchDemoDigit", "inputs": {"digit": digit}},
@@ -90,7 +96,8 @@ def workflow(arm: Arm, inputs: dict[str, Any], digit: int, seed: int) -> dict[st
     common = {"model": ["1", 0], "seed": seed, "cfg": CFG, "sampler_name": SAMPLER, "scheduler": SCHEDULER,
               "positive": ["2", 0], "negative": ["2", 1], "latent_image": ["2", 2], "denoise": 1.0}
     if arm.node_type == "KSampler":
-        nodes["5"] = {"class_type": "KSampler", "inputs": {**common, **inputs}}
+        nodes["3"] = {"class_type": "RepeatLatentBatch", "inputs": {"samples": ["2", 2], "amount": batch}}
+        nodes["5"] = {"class_type": "KSampler", "inputs": {**common, "latent_image": ["3", 0], **inputs}}
         nodes["6"] = {"class_type": "PreviewAny", "inputs": {"source": ["5", 0]}}
         return nodes
     nodes["3"] = {"class_type": "NoiseSearchDemoDigitVerifierLoader", "inputs": {"kind": arm.verifier, "probe_level": 0.4}}
@@ -107,13 +114,15 @@ def sample_arm(arm: Arm, inputs: dict[str, Any], digits: list[int], seeds: int, 
 
     latents, nfes = [], []
     for digit in digits:
+        if arm.node_type == "KSampler":
+            run = workflow_runner.run_workflow(workflow(arm, inputs, digit, 1000 * digit, batch=seeds), executor)
+            latents.append(run.outputs("5")[0]["samples"])
+            nfes += [ROWS_PER_STEP * inputs["steps"]] * seeds  # euler: one call per step
+            continue
         for j in range(seeds):
             run = workflow_runner.run_workflow(workflow(arm, inputs, digit, 1000 * digit + j), executor)
             latents.append(run.outputs("5")[0]["samples"])
-            if arm.node_type == "KSampler":
-                nfes.append(2 * inputs["steps"])  # euler: one call per step, two rows with CFG
-            else:
-                nfes.append(json.loads(run.outputs("5")[3])["nfes"]["total"])
+            nfes.append(json.loads(run.outputs("5")[3])["nfes"]["total"])
     return torch.cat(latents), nfes
 
 
@@ -164,7 +173,10 @@ def run_study(digits: list[int], seeds: int, budgets: tuple[int, ...]) -> dict[s
 
     nodes = comfy_env.import_comfyui(Path(tempfile.mkdtemp(prefix="noise-search-study-")))
     comfy_env.load_pack(nodes)
+    import comfy.utils
     import execution
+
+    comfy.utils.PROGRESS_BAR_ENABLED = False  # thousands of sampler runs: no console bars
 
     executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
     from demo_model.comfy_model import pixel_space_vae
@@ -209,7 +221,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
             axis.plot([r["mean_nfes"] for r in rows], [r[key] for r in rows], marker="o", label=arm["label"])
         axis.axhline(results["real_digits"][key], color="grey", linestyle=":", label="real digits")
         axis.set_xscale("log", base=2)
-        axis.set_xlabel("NFEs per sample (40 = one 20-step image with CFG)")
+        axis.set_xlabel(f"NFEs per sample ({PLAIN_IMAGE_NFES} = one {STEPS}-step image)")
         axis.set_title(title)
         axis.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=8)
@@ -239,16 +251,26 @@ def save_samples(samples: dict[str, torch.Tensor], labels: dict[str, str], seeds
     sheet.save(path)
 
 
+def overhead_figures(repeats: int) -> dict[str, Any]:
+    """bench/overhead.py's plain loop against the search at several batch sizes, each in its own process."""
+    from bench.overhead import compare
+
+    settings = argparse.Namespace(candidates=16, steps=STEPS, size=16, cfg=CFG, repeats=repeats, model="digits")
+    return compare(settings, [1, 4, 16])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=8, help="samples per digit for every arm and budget")
+    parser.add_argument("--seeds", type=int, default=5, help="samples per digit for every arm and budget")
     parser.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
+    parser.add_argument("--overhead-repeats", type=int, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS / "digits_study.json")
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
     results = run_study(list(range(10)), args.seeds, tuple(args.budgets))
     samples = results.pop("samples")
+    results["overhead"] = overhead_figures(args.overhead_repeats)
     results = {
         "command": "python -m bench.digits_study " + " ".join(sys.argv[1:]),
         "settings": {"steps": STEPS, "cfg": CFG, "sampler": SAMPLER, "scheduler": SCHEDULER, "digits": 10,

@@ -173,6 +173,15 @@ def run_in_child(args: argparse.Namespace, mode: str, batch_size: int) -> dict[s
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
+def compare(args: argparse.Namespace, batch_sizes: list[int]) -> dict[str, Any]:
+    """The plain loop (batch 1) and the search at each batch size, each measured in its own process."""
+    plain = run_in_child(args, "plain", 1)
+    searches = [run_in_child(args, "search", batch_size) for batch_size in batch_sizes]
+    for search in searches:
+        search["overhead_vs_plain"] = search["median_seconds"] / plain["median_seconds"] - 1.0
+    return {"plain": plain, "search": searches}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=8)
@@ -192,16 +201,13 @@ def main() -> None:
         print(json.dumps(measure(args.child, args.candidates, args.batch_size, args.steps, args.size, args.cfg,
                                  args.repeats, args.model)))
         return
-    plain = run_in_child(args, "plain", 1)
-    searches = [run_in_child(args, "search", batch_size) for batch_size in args.batch_sizes]
-    for search in searches:
-        search["overhead_vs_plain"] = search["median_seconds"] / plain["median_seconds"] - 1.0
+    comparison = compare(args, args.batch_sizes)
+    plain, searches = comparison["plain"], comparison["search"]
     report = {
         "command": "python -m bench.overhead " + " ".join(sys.argv[1:]),
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
                     "cuda": _has_cuda()},
-        "plain": plain,
-        "search": searches,
+        **comparison,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
