@@ -1,12 +1,18 @@
-"""Inputs shared by the loader nodes that read open_clip weights from models/verifiers."""
+"""What the loader nodes that read open_clip weights from models/verifiers share: inputs and execution."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Callable
+
 from comfy_api.latest import io
 
+from ..verifiers import Verifier
 from ..verifiers.downloads import OPEN_CLIP
 from ..verifiers.open_clip_loading import AUTO_ARCHITECTURE, builtin_architectures
-from .weights import weight_options
+from .node_errors import reported_as
+from .verifier_cache import cached_verifier
+from .weights import ensure_weights, weight_options
 
 HOW_TO_GET = (
     "Use an open_clip checkpoint: a folder with open_clip_config.json and open_clip_model.safetensors "
@@ -33,3 +39,13 @@ def download_input() -> io.Boolean.Input:
         tooltip="When the chosen weights are missing and the pack knows where they come from, download them into "
         "models/verifiers (with a progress bar). Off: a missing file is an error saying where to put it.",
     )
+
+
+def open_clip_verifier_output(
+    display_name: str, kind: str, weights: str, download: bool, settings: tuple[Any, ...],
+    build: Callable[[Path], Verifier],
+) -> io.NodeOutput:
+    """A loader's output: the weights found (or downloaded), the verifier built once, errors named as the node."""
+    with reported_as(display_name):
+        path = ensure_weights(weights, download, HOW_TO_GET)
+        return io.NodeOutput(cached_verifier(kind, [path], settings, lambda: build(path)))

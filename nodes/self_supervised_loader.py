@@ -6,10 +6,8 @@ from comfy_api.latest import io
 
 from ..verifiers import load_self_supervised_verifier
 from .comfy_types import CATEGORY, VerifierSocket
-from .node_errors import reported_as
-from .open_clip_inputs import HOW_TO_GET, open_clip_inputs
-from .verifier_cache import cached_verifier
-from .weights import ensure_weights, weights_problem
+from .open_clip_inputs import HOW_TO_GET, open_clip_inputs, open_clip_verifier_output
+from .weights import weights_problem
 
 DISPLAY_NAME = "Load Self-Supervised Verifier (Noise Search)"
 
@@ -41,9 +39,7 @@ class LoadSelfSupervisedVerifier(io.ComfyNode):
 
     @classmethod
     def execute(cls, weights: str, architecture: str, download: bool, probe_level: float) -> io.NodeOutput:
-        with reported_as(DISPLAY_NAME):
-            path = ensure_weights(weights, download, HOW_TO_GET)
-            return io.NodeOutput(cached_verifier(
-                "self-supervised", [path], (architecture, probe_level),
-                lambda: load_self_supervised_verifier(path, architecture, probe_level),
-            ))
+        return open_clip_verifier_output(
+            DISPLAY_NAME, "self-supervised", weights, download, (architecture, probe_level),
+            lambda path: load_self_supervised_verifier(path, architecture, probe_level),
+        )

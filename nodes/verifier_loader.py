@@ -6,10 +6,8 @@ from comfy_api.latest import io
 
 from ..verifiers import load_clip_score_verifier
 from .comfy_types import CATEGORY, VerifierSocket
-from .node_errors import reported_as
-from .open_clip_inputs import HOW_TO_GET, open_clip_inputs
-from .verifier_cache import cached_verifier
-from .weights import ensure_weights, weights_problem
+from .open_clip_inputs import HOW_TO_GET, open_clip_inputs, open_clip_verifier_output
+from .weights import weights_problem
 
 DISPLAY_NAME = "Load CLIP Score Verifier (Noise Search)"
 
@@ -35,8 +33,7 @@ class LoadCLIPScoreVerifier(io.ComfyNode):
 
     @classmethod
     def execute(cls, weights: str, architecture: str, download: bool) -> io.NodeOutput:
-        with reported_as(DISPLAY_NAME):
-            path = ensure_weights(weights, download, HOW_TO_GET)
-            return io.NodeOutput(cached_verifier(
-                "clip score", [path], (architecture,), lambda: load_clip_score_verifier(path, architecture)
-            ))
+        return open_clip_verifier_output(
+            DISPLAY_NAME, "clip score", weights, download, (architecture,),
+            lambda path: load_clip_score_verifier(path, architecture),
+        )

@@ -6,10 +6,8 @@ from comfy_api.latest import io
 
 from ..verifiers import load_zero_shot_verifier
 from .comfy_types import CATEGORY, VerifierSocket
-from .node_errors import reported_as
-from .open_clip_inputs import HOW_TO_GET, open_clip_inputs
-from .verifier_cache import cached_verifier
-from .weights import ensure_weights, weights_problem
+from .open_clip_inputs import HOW_TO_GET, open_clip_inputs, open_clip_verifier_output
+from .weights import weights_problem
 
 DISPLAY_NAME = "Load CLIP Class-Logit Verifier (Noise Search)"
 
@@ -45,9 +43,7 @@ class LoadZeroShotVerifier(io.ComfyNode):
     @classmethod
     def execute(cls, weights: str, architecture: str, download: bool, class_names: str) -> io.NodeOutput:
         names = parse_class_names(class_names)
-        with reported_as(DISPLAY_NAME):
-            path = ensure_weights(weights, download, HOW_TO_GET)
-            return io.NodeOutput(cached_verifier(
-                "zero-shot", [path], (architecture, tuple(names or ())),
-                lambda: load_zero_shot_verifier(path, architecture, names),
-            ))
+        return open_clip_verifier_output(
+            DISPLAY_NAME, "zero-shot", weights, download, (architecture, tuple(names or ())),
+            lambda path: load_zero_shot_verifier(path, architecture, names),
+        )
