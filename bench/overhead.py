@@ -86,6 +86,31 @@ def peak_memory() -> dict[str, float]:
     return memory
 
 
+class WorkTimer:
+    """Seconds spent in the work a search schedules and a plain loop does too: sampler calls that run the
+    network on real noise, VAE decodes and verifier calls. What a run spends beyond them is its own
+    machinery (for the search: pricing dry runs, noise and recipe bookkeeping, thumbnails, report, curve,
+    ComfyUI's executor; for the plain loop: building a KSampler per image)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, function: Any, counts: Any = None) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if counts is not None and not counts(*args, **kwargs):
+                return function(*args, **kwargs)
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                if _has_cuda():
+                    import torch
+
+                    torch.cuda.synchronize()
+                self.seconds += time.perf_counter() - started
+        return timed
+
+
 def measure(
     mode: str, candidates: int, batch_size: int, steps: int, size: int, cfg: float, repeats: int, model_kind: str
 ) -> dict[str, Any]:
@@ -124,6 +149,12 @@ def measure(
         warm.outputs(sources[name][0])[sources[name][1]] for name in ("model", "vae", "positive", "negative", "latent", "verifier")
     )
     latent = latent["samples"]
+    import comfy.samplers
+
+    work = WorkTimer()  # a pricing dry run samples from all-zero noise: machinery, not work
+    comfy.samplers.CFGGuider.sample = work.wrap(comfy.samplers.CFGGuider.sample, lambda guider, noise, *a, **k: bool(noise.any()))
+    vae.decode = work.wrap(vae.decode)
+    verifier.score = work.wrap(verifier.score)
 
     def plain_run(seed: int) -> None:
         import comfy.sample
@@ -142,10 +173,10 @@ def measure(
                                           callback=callback, disable_pbar=True, seed=seed + i)
             verifier.score(vae.decode(samples), text)
 
-    timings = []
+    timings, cpu_timings, work_timings = [], [], []
     for repeat in range(repeats):
         seed = 1000 * (repeat + 1)
-        started = time.perf_counter()
+        started, cpu_started, work.seconds = time.perf_counter(), time.process_time(), 0.0
         if mode == "search":
             workflow_runner.run_workflow(search_workflow(seed), executor)
         else:
@@ -155,8 +186,15 @@ def measure(
 
             torch.cuda.synchronize()
         timings.append(time.perf_counter() - started)
+        cpu_timings.append(time.process_time() - cpu_started)
+        work_timings.append(work.seconds)
+    machinery = [total - scheduled for total, scheduled in zip(timings, work_timings)]
     return {"mode": mode, "model": model_kind, "candidates": candidates, "batch_size": batch_size, "steps": steps,
-            "cfg": cfg, "image_pixels": 16 if model_kind == "digits" else size, "nfes": nfes, "seconds": timings, "median_seconds": statistics.median(timings), **peak_memory()}
+            "cfg": cfg, "image_pixels": 16 if model_kind == "digits" else size, "nfes": nfes,
+            "seconds": timings, "median_seconds": statistics.median(timings),
+            "cpu_seconds": cpu_timings, "median_cpu_seconds": statistics.median(cpu_timings),
+            "work_seconds": work_timings, "machinery_seconds": machinery,
+            "machinery_vs_work": statistics.median(m / w for m, w in zip(machinery, work_timings)), **peak_memory()}
 
 
 def _has_cuda() -> bool:
@@ -179,6 +217,7 @@ def compare(args: argparse.Namespace, batch_sizes: list[int]) -> dict[str, Any]:
     searches = [run_in_child(args, "search", batch_size) for batch_size in batch_sizes]
     for search in searches:
         search["overhead_vs_plain"] = search["median_seconds"] / plain["median_seconds"] - 1.0
+        search["cpu_overhead_vs_plain"] = search["median_cpu_seconds"] / plain["median_cpu_seconds"] - 1.0
     return {"plain": plain, "search": searches}
 
 
@@ -214,7 +253,9 @@ def main() -> None:
     print(f"plain loop: {plain['median_seconds']:.2f} s for {args.candidates} images, peak RSS {plain['peak_rss_mib']:.0f} MiB")
     for search in searches:
         print(f"search batch_size {search['batch_size']}: {search['median_seconds']:.2f} s "
-              f"({100 * search['overhead_vs_plain']:+.1f}% vs plain), peak RSS {search['peak_rss_mib']:.0f} MiB")
+              f"({100 * search['overhead_vs_plain']:+.1f}% vs plain; process CPU time "
+              f"{100 * search['cpu_overhead_vs_plain']:+.1f}%), machinery {100 * search['machinery_vs_work']:.1f}% of the "
+              f"work it schedules (plain loop: {100 * plain['machinery_vs_work']:.1f}%), peak RSS {search['peak_rss_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":
