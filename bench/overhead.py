@@ -87,8 +87,9 @@ def peak_memory() -> dict[str, float]:
 
 
 class WorkTimer:
-    """Seconds spent in the work a search schedules and a plain loop does too: sampler calls that run the
-    network on real noise, VAE decodes and verifier calls. What a run spends beyond them is its own
+    """Seconds spent in the work a search schedules and a plain loop does too: KSampler's noise from each
+    seed, sampler calls that run the network on real noise, VAE decodes and verifier calls. What a run
+    spends beyond them is its own
     machinery (for the search: pricing dry runs, noise and recipe bookkeeping, thumbnails, report, curve,
     ComfyUI's executor; for the plain loop: building a KSampler per image)."""
 
@@ -149,9 +150,11 @@ def measure(
         warm.outputs(sources[name][0])[sources[name][1]] for name in ("model", "vae", "positive", "negative", "latent", "verifier")
     )
     latent = latent["samples"]
+    import comfy.sample
     import comfy.samplers
 
     work = WorkTimer()  # a pricing dry run samples from all-zero noise: machinery, not work
+    comfy.sample.prepare_noise = work.wrap(comfy.sample.prepare_noise)
     comfy.samplers.CFGGuider.sample = work.wrap(comfy.samplers.CFGGuider.sample, lambda guider, noise, *a, **k: bool(noise.any()))
     vae.decode = work.wrap(vae.decode)
     verifier.score = work.wrap(verifier.score)
