@@ -234,6 +234,8 @@ def save_samples(samples: dict[str, torch.Tensor], labels: dict[str, str], seeds
     """One row of images per arm (its largest budget): the first seed of every digit."""
     from PIL import Image, ImageDraw
 
+    from headless.demo_grid import enlarged
+
     scale, label_width = 4, 330
     names = list(samples)
     first_seed = slice(None, None, seeds)
@@ -245,9 +247,7 @@ def save_samples(samples: dict[str, torch.Tensor], labels: dict[str, str], seeds
         y = row * (16 * scale + 6)
         draw.text((4, y + 24), labels[name], fill=(0, 0, 0))
         for column, image in enumerate(images):
-            pixels = (image.clamp(0, 1) * 255).round().byte().numpy()
-            tile = Image.fromarray(pixels).resize((16 * scale, 16 * scale), Image.NEAREST)
-            sheet.paste(tile, (label_width + column * 16 * scale, y))
+            sheet.paste(enlarged(image, scale), (label_width + column * 16 * scale, y))
     sheet.save(path)
 
 

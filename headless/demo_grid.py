@@ -22,8 +22,7 @@ def candidate_grid(
     sheet = Image.new("RGB", (columns * (tile_w + 8), rows * (tile_h + LABEL_HEIGHT + 8)), "white")
     draw = ImageDraw.Draw(sheet)
     for rank, (image, seed, score) in enumerate(zip(images, seeds, scores)):
-        pixels = (image.clamp(0, 1).numpy() * 255).round().astype(np.uint8)
-        tile = Image.fromarray(pixels).resize((tile_w, tile_h), Image.NEAREST)
+        tile = enlarged(image, scale)
         x = (rank % columns) * (tile_w + 8) + 4
         y = (rank // columns) * (tile_h + LABEL_HEIGHT + 8) + 4
         sheet.paste(tile, (x, y))
