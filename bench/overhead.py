@@ -120,7 +120,6 @@ def measure(
 
     base = Path(tempfile.mkdtemp(prefix="noise-search-bench-"))
     nodes = comfy_env.import_comfyui(base, cpu=not _has_cuda())
-    import execution
     import folder_paths
 
     models = Path(folder_paths.models_dir)
@@ -143,7 +142,7 @@ def measure(
             return build_digits_workflow(candidates, batch_size, steps, cfg, seed)
         return build_workflow(candidates, batch_size, steps, size, cfg, seed, checkpoint)
 
-    executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
+    executor = workflow_runner.new_executor()
     warm = workflow_runner.run_workflow(search_workflow(0), executor)
     nfes = json.loads(warm.outputs("7")[3])["nfes"]["search"]
     model, vae, positive, negative, latent, verifier = (

@@ -63,7 +63,7 @@ def train_unet(train: DigitSplit, steps: int, batch_size: int, seed: int) -> tup
     unet, sampling = model.diffusion_model, model.model_sampling
     initialise_unet(unet, seed)
     ema = copy.deepcopy(unet).requires_grad_(False)
-    unet.train()
+    unet.requires_grad_(True).train()  # ComfyUI 0.33 builds its diffusion models with gradients off
     optimizer = torch.optim.AdamW(unet.parameters(), lr=2e-3, weight_decay=0.0)
     warmup = 200
     schedule = torch.optim.lr_scheduler.LambdaLR(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,8 @@ class WorkflowRun:
     def outputs(self, node_id: str) -> list[Any]:
         """The values a node returned, one per output socket."""
         entry = self.executor.caches.outputs.get(node_id)
+        if inspect.isawaitable(entry):  # ComfyUI 0.33's output cache is asynchronous
+            entry = asyncio.run(entry)
         if entry is None:
             raise KeyError(f"node {node_id} has no cached outputs")
         outputs = entry.outputs if hasattr(entry, "outputs") else entry
@@ -68,6 +71,17 @@ class WorkflowRun:
 
     def ui(self, node_id: str) -> dict[str, Any]:
         return self.executor.history_result["outputs"].get(node_id, {})
+
+
+# Every cache setting the executor reads, on 0.3.75 and 0.33 (``ram_inactive`` is read unconditionally there).
+NO_CACHE_LIMITS = {"lru": 0, "ram": 0, "ram_inactive": 0}
+
+
+def new_executor(server: Any = None) -> Any:
+    """A ComfyUI ``PromptExecutor`` with the classic cache, as ``main.py`` makes one without cache flags."""
+    import execution
+
+    return execution.PromptExecutor(server, cache_type=execution.CacheType.CLASSIC, cache_args=dict(NO_CACHE_LIMITS))
 
 
 def run_workflow(prompt: dict[str, Any], executor: Any = None) -> WorkflowRun:
@@ -80,7 +94,7 @@ def run_workflow(prompt: dict[str, Any], executor: Any = None) -> WorkflowRun:
         raise WorkflowInvalid(error, node_errors)
     log = MessageLog()
     if executor is None:
-        executor = execution.PromptExecutor(log, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
+        executor = new_executor(log)
     else:
         executor.server = log
     executor.execute(prompt, prompt_id, extra_data={"client_id": "headless"}, execute_outputs=outputs)

@@ -41,9 +41,9 @@ def with_replay(prompt: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def unet_rows(comfyui):
     """Rows the tiny UNet's forward pass has seen, counted by a hook on the module itself."""
-    import execution
+    from headless import workflow_runner
 
-    executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
+    executor = workflow_runner.new_executor()
     prompt = with_algorithm(comfyui.workflow(), "random", num_candidates=1)
     unet = comfyui.run(prompt, executor).outputs("1")[0].model.diffusion_model
     rows = {"count": 0}
