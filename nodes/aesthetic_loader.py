@@ -47,5 +47,5 @@ class LoadAestheticVerifier(io.ComfyNode):
             clip_path = ensure_weights(weights, download, HOW_TO_GET)
             return io.NodeOutput(cached_verifier(
                 "aesthetic", [head_path, clip_path], (architecture,),
-                lambda: load_aesthetic_verifier(head_path, clip_path, architecture),
+                lambda: load_aesthetic_verifier(head_path, clip_path, architecture, allow_hub=download),
             ))

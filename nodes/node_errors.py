@@ -7,6 +7,7 @@ from typing import Iterator
 
 from ..search import SearchConfigError
 from ..verifiers import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
+from ..verifiers.downloads import DownloadFailed
 
 
 class NodeInputError(ValueError):
@@ -17,5 +18,5 @@ class NodeInputError(ValueError):
 def reported_as(node_name: str) -> Iterator[None]:
     try:
         yield
-    except (SearchConfigError, VerifierConditionError, VerifierConfigError, VerifierWeightsMissing) as error:
+    except (SearchConfigError, VerifierConditionError, VerifierConfigError, VerifierWeightsMissing, DownloadFailed) as error:
         raise NodeInputError(f"{node_name}: {error}") from error

@@ -37,7 +37,10 @@ def download_input() -> io.Boolean.Input:
     return io.Boolean.Input(
         "download", default=False,
         tooltip="When the chosen weights are missing and the pack knows where they come from, download them into "
-        "models/verifiers (with a progress bar). Off: a missing file is an error saying where to put it.",
+        "models/verifiers at a pinned revision, checking each file's size and sha256 (the log states the files, "
+        "sizes and licence first; cancel stops it). On, open_clip may also fetch a tokenizer or text config its "
+        "architecture names from the Hugging Face hub. Off: nothing is fetched; a missing file is an error saying "
+        "where to put it.",
     )
 
 

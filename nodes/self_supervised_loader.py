@@ -41,5 +41,5 @@ class LoadSelfSupervisedVerifier(io.ComfyNode):
     def execute(cls, weights: str, architecture: str, download: bool, probe_level: float) -> io.NodeOutput:
         return open_clip_verifier_output(
             DISPLAY_NAME, "self-supervised", weights, download, (architecture, probe_level),
-            lambda path: load_self_supervised_verifier(path, architecture, probe_level),
+            lambda path: load_self_supervised_verifier(path, architecture, probe_level, allow_hub=download),
         )

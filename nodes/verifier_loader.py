@@ -35,5 +35,5 @@ class LoadCLIPScoreVerifier(io.ComfyNode):
     def execute(cls, weights: str, architecture: str, download: bool) -> io.NodeOutput:
         return open_clip_verifier_output(
             DISPLAY_NAME, "clip score", weights, download, (architecture,),
-            lambda path: load_clip_score_verifier(path, architecture),
+            lambda path: load_clip_score_verifier(path, architecture, allow_hub=download),
         )

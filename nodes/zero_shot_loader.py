@@ -45,5 +45,5 @@ class LoadZeroShotVerifier(io.ComfyNode):
         names = parse_class_names(class_names)
         return open_clip_verifier_output(
             DISPLAY_NAME, "zero-shot", weights, download, (architecture, tuple(names or ())),
-            lambda path: load_zero_shot_verifier(path, architecture, names),
+            lambda path: load_zero_shot_verifier(path, architecture, names, allow_hub=download),
         )

@@ -56,6 +56,6 @@ def test_missing_weights_name_the_node_the_path_and_where_to_get_them(comfyui, v
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     expected = (re.escape(f"Load ImageReward Verifier (Noise Search): verifier weights 'ImageReward' not found. "
                           f"Put the file (or folder) at {verifiers_folder / 'ImageReward'}.")
-                + ".*THUDM/ImageReward.*Or turn on download in the loader")
+                + ".*THUDM/ImageReward.*The pack does not download it: no published checksum")
     with pytest.raises(WorkflowInvalid, match=expected):
         comfyui.run(image_reward_workflow(comfyui, "ImageReward"))
