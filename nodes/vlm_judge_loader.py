@@ -60,8 +60,7 @@ def judge_dtype(folder: Path) -> torch.dtype:
     return torch.float32
 
 
-def shared_model(folder: Path) -> VLMJudgeModel:
-    dtype = judge_dtype(folder)
+def shared_model(folder: Path, dtype: torch.dtype) -> VLMJudgeModel:
     key = (file_key(folder), dtype)
     model = _models.get(key)
     if model is None:
@@ -135,9 +134,10 @@ class LoadVLMJudgeVerifier(io.ComfyNode):
             if mode == QUESTION:
                 check_question_template(question_template)  # before a model of gigabytes loads
             folder = judge_folder(weights, download)
+            dtype = judge_dtype(folder)
             settings = (mode, aspect if mode != QUESTION else None, question_template if mode == QUESTION else None,
-                        max_batch_size)
+                        max_batch_size, dtype)
             return io.NodeOutput(cached_verifier(
                 "vlm_judge", [folder], settings,
-                lambda: VLMJudgeVerifier(shared_model(folder), mode, aspect, question_template, max_batch_size),
+                lambda: VLMJudgeVerifier(shared_model(folder, dtype), mode, aspect, question_template, max_batch_size),
             ))

@@ -56,7 +56,7 @@ def last_position_logits(model: torch.nn.Module) -> Iterator[None]:
     """Let the output head see only the last position: the judge reads one next-token distribution per row,
     and the full ``[rows, positions, vocabulary]`` logits of a 7B model on a 1024 px image are gigabytes.
 
-    (``logits_to_keep`` does the same, but transformers before 4.5x lacks it for these models.)
+    (``logits_to_keep`` does the same, but transformers 4.50 lacks it for these models.)
     """
 
     def keep_last(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -125,7 +125,7 @@ def to_pil_images(images: torch.Tensor) -> list[Any]:
     pixels = (images[..., :3].float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     if pixels.shape[-1] == 1:
         pixels = np.repeat(pixels, 3, axis=-1)
-    return [Image.fromarray(frame, mode="RGB") for frame in pixels]
+    return [Image.fromarray(frame) for frame in pixels]
 
 
 class VLMJudgeVerifier:
@@ -188,7 +188,7 @@ class VLMJudgeVerifier:
         pil_images = to_pil_images(images)
         prompts = [self._model.render(question) for question in self.questions(condition)]
         # Rows question-major: rows of one question share a prompt, so a pass pads little.
-        rows = [(question, image) for question in range(len(prompts)) for image in range(len(pil_images))]
+        rows = [(q, i) for q in range(len(prompts)) for i in range(len(pil_images))]
         log_probs = self.answer_log_probs([prompts[q] for q, _ in rows], [pil_images[i] for _, i in rows])
         log_probs = log_probs.reshape(len(prompts), len(pil_images), -1).transpose(0, 1)  # [images, questions, answers]
         if self.mode == QUESTION:

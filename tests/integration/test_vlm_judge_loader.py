@@ -49,6 +49,16 @@ def judge_search(comfyui, candidates: int = 3, **inputs) -> dict:
     return prompt
 
 
+def judge_scoring(**inputs) -> dict:
+    """A small graph that runs the loader without sampling: Score Images on one plain image."""
+    return {
+        LOADER: judge_inputs(**inputs),
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0xC03020}},
+        "2": {"class_type": "NoiseSearchScoreImages", "inputs": {"images": ["1", 0], "verifier": [LOADER, 0], "text": PROMPT}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+    }
+
+
 @pytest.mark.parametrize("weights, mode", [(tiny_models.TINY_QWEN2_5_VL_FOLDER, "rubric"),
                                            (tiny_models.TINY_QWEN3_VL_FOLDER, "question")])
 def test_the_judge_ranks_a_search(comfyui, verifiers_folder, weights, mode):
@@ -70,9 +80,9 @@ def test_the_judge_ranks_a_search(comfyui, verifiers_folder, weights, mode):
 
 
 def test_the_loader_builds_the_judge_once_and_modes_share_the_weights(comfyui, verifiers_folder):
-    first = comfyui.run(judge_search(comfyui)).outputs(LOADER)[0]
-    second = comfyui.run(judge_search(comfyui)).outputs(LOADER)[0]  # a fresh executor runs the loader again
-    rubric = comfyui.run(judge_search(comfyui, mode="rubric", aspect="originality")).outputs(LOADER)[0]
+    first = comfyui.run(judge_scoring()).outputs(LOADER)[0]
+    second = comfyui.run(judge_scoring()).outputs(LOADER)[0]  # a fresh executor runs the loader again
+    rubric = comfyui.run(judge_scoring(mode="rubric", aspect="originality")).outputs(LOADER)[0]
     assert first is second and rubric is not first
     assert rubric.verifier.module is first.verifier.module  # one model in memory, managed as clones by ComfyUI
     assert rubric.patcher.is_clone(first.patcher)
@@ -83,17 +93,16 @@ def test_the_judge_runs_in_bfloat16_where_comfyui_would(comfyui, verifiers_folde
 
     monkeypatch.setattr(comfy.model_management, "should_use_bf16", lambda *args, **kwargs: True)
     monkeypatch.setattr(comfy.model_management, "should_use_fp16", lambda *args, **kwargs: True)
-    run = comfyui.run(judge_search(comfyui, max_batch_size=5))  # new settings: a new judge, on a bf16 model
+    run = comfyui.run(judge_scoring())  # ComfyUI would now pick bf16: a judge of its own, not one cached in fp32
     judge = run.outputs(LOADER)[0]
     assert {p.dtype for p in judge.verifier.module.parameters()} == {torch.bfloat16}  # not cast on to fp16
-    scores = [c["score"] for c in json.loads(run.outputs(SAMPLER)[3])["candidates"]]
-    assert all(score < 0 for score in scores)
+    assert json.loads(run.outputs("2")[1])[0]["score"] < 0
 
 
 def test_model_management_loads_the_judge_and_offloads_it_on_demand(comfyui, verifiers_folder):
     import comfy.model_management
 
-    judge = comfyui.run(judge_search(comfyui)).outputs(LOADER)[0]
+    judge = comfyui.run(judge_scoring()).outputs(LOADER)[0]
 
     def loaded() -> bool:
         return any(entry.model is judge.patcher for entry in comfy.model_management.current_loaded_models)
