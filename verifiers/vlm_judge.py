@@ -46,7 +46,6 @@ from .vlm_prompts import (
     rubric_question,
 )
 
-
 THINKING_OPENER = "<think>"
 """What the chat templates of Qwen's reasoning models put after the generation prompt."""
 
