@@ -316,3 +316,137 @@ def write_tiny_image_reward(folder: Path, tokenizer_folder: Path, seed: int = 0)
     (tokenizer_folder / "vocab.txt").write_text("\n".join(TINY_BERT_VOCAB) + "\n")
     (tokenizer_folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True, "model_max_length": 512}))
     return folder, tokenizer_folder
+
+
+TINY_QWEN2_5_VL_FOLDER = "noise_search_tiny_qwen2_5_vl"
+TINY_QWEN3_VL_FOLDER = "noise_search_tiny_qwen3_vl"
+QWEN_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                       "<|image_pad|>", "<|video_pad|>")
+"""The chat and vision special tokens of Qwen's vision-language tokenizers (their ids differ here)."""
+TINY_QWEN_CORPUS = (
+    "Yes", "No", "Yes.", "No.", "system", "user", "assistant", "You are a helpful assistant.",
+    "Does this image show: a red apple on a wooden table? Answer Yes or No.",
+    ("This image was generated for the prompt. Grade its accuracy to prompt, originality, visual quality, "
+     "internal consistency and emotional resonance from 0 (fails completely) to 9 (flawless). Answer with a single digit."),
+)
+"""Text the byte-level BPE is trained on, so "Yes" and "No" become whole tokens as in Qwen's vocabulary."""
+TINY_QWEN_VOCABULARY = 352
+"""Rows of the tiny models' embeddings: the trained tokens plus spare rows, as Qwen's models have."""
+TINY_QWEN2_5_VL_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
+    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+"""A small chat template rendering as Qwen2.5-VL's does (a default system turn, the image before the text)."""
+TINY_QWEN3_VL_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+"""As Qwen3-VL's Instruct template renders: no default system turn."""
+
+
+def tiny_qwen_tokenizer():
+    """A byte-level BPE tokenizer in Qwen's format: digits split one per token, Qwen's special tokens added."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import Qwen2TokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\p{N}"), "isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=320, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(list(TINY_QWEN_CORPUS) * 20, trainer)
+    bpe.add_special_tokens(list(QWEN_SPECIAL_TOKENS))
+    tokenizer = Qwen2TokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None)
+    if len(tokenizer) > TINY_QWEN_VOCABULARY or len(tokenizer.encode("Yes", add_special_tokens=False)) != 1:
+        raise RuntimeError(f"the tiny Qwen tokenizer came out with {len(tokenizer)} tokens or a split 'Yes'")
+    return tokenizer
+
+
+def tiny_qwen_vl_config(family: str, token_ids: dict[str, int]):
+    """A Qwen2.5-VL (``qwen2_5_vl``) or Qwen3-VL (``qwen3_vl``) config: 2 text layers of width 32, a 2-block ViT.
+
+    Qwen2.5-VL's is flat (text settings at the top level) as its released config.json is; Qwen3-VL's nests
+    ``text_config``. Head size 8, so the multimodal rotary sections [2, 1, 1] sum to half of it.
+    """
+    special = {"image_token_id": token_ids["<|image_pad|>"], "video_token_id": token_ids["<|video_pad|>"],
+               "vision_start_token_id": token_ids["<|vision_start|>"], "vision_end_token_id": token_ids["<|vision_end|>"]}
+    text = {"vocab_size": TINY_QWEN_VOCABULARY, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512, "rope_theta": 10000.0,
+            "rms_norm_eps": 1e-6, "initializer_range": 0.2, "bos_token_id": token_ids["<|endoftext|>"],
+            "eos_token_id": token_ids["<|im_end|>"]}
+    vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "spatial_merge_size": 2,
+              "temporal_patch_size": 2, "out_hidden_size": 32, "initializer_range": 0.2}
+    if family == "qwen2_5_vl":
+        from transformers import Qwen2_5_VLConfig
+
+        return Qwen2_5_VLConfig(
+            **text, **special, rope_scaling={"type": "mrope", "mrope_section": [2, 1, 1]}, tie_word_embeddings=False,
+            vision_config={**vision, "patch_size": 14, "window_size": 56, "fullatt_block_indexes": [1], "in_chans": 3},
+        )
+    from transformers import Qwen3VLConfig
+
+    return Qwen3VLConfig(
+        text_config={**text, "head_dim": 8, "tie_word_embeddings": True,
+                     "rope_scaling": {"rope_type": "default", "mrope_section": [2, 1, 1], "mrope_interleaved": True}},
+        vision_config={**vision, "patch_size": 16, "in_channels": 3, "num_position_embeddings": 16,
+                       "deepstack_visual_indexes": [1]},
+        **special, tie_word_embeddings=True,
+    )
+
+
+def tiny_qwen_vl_processors(family: str) -> tuple[object, object | None]:
+    """The image processor and (where this transformers has them) the video processor of the family.
+
+    Qwen2.5-VL: 14 px patches, CLIP's mean and std; Qwen3-VL: 16 px patches, mean and std 0.5; both merge
+    2 × 2 patches per token. Images are resized to between 56² (64²) and 112² (128²) pixels here, so
+    tests stay small; the released models allow far more.
+    """
+    from transformers import Qwen2VLImageProcessor
+
+    if family == "qwen2_5_vl":
+        image = Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=112 * 112, patch_size=14, merge_size=2)
+        try:
+            from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+        except ImportError:  # transformers before video processors: the processor takes none
+            return image, None
+        return image, Qwen2VLVideoProcessor(min_pixels=56 * 56, max_pixels=112 * 112, patch_size=14, merge_size=2)
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+    image = Qwen2VLImageProcessor(min_pixels=64 * 64, max_pixels=128 * 128, patch_size=16, merge_size=2,
+                                  image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
+    return image, Qwen3VLVideoProcessor(patch_size=16, merge_size=2, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
+
+
+def write_tiny_qwen_vl(folder: Path, family: str = "qwen2_5_vl", seed: int = 0) -> Path:
+    """Save a tiny random-weight Qwen2.5-VL or Qwen3-VL in the layout of its Hugging Face repository.
+
+    config.json, safetensors shards with their index, the tokenizer (tokenizer.json, tokenizer_config.json),
+    preprocessor_config.json (and video_preprocessor_config.json for Qwen3-VL, as its repositories have) and
+    chat_template.json; each written by the installed transformers' own ``save_pretrained``.
+    """
+    from transformers import AutoModelForImageTextToText
+
+    tokenizer = tiny_qwen_tokenizer()
+    token_ids = dict(zip(QWEN_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(QWEN_SPECIAL_TOKENS))))
+    config = tiny_qwen_vl_config(family, token_ids)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForImageTextToText.from_config(config)
+    image_processor, video_processor = tiny_qwen_vl_processors(family)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder), max_shard_size="200KB")
+    tokenizer.save_pretrained(str(folder))
+    image_processor.save_pretrained(str(folder))
+    if family == "qwen3_vl" and video_processor is not None:
+        video_processor.save_pretrained(str(folder))
+    template = TINY_QWEN2_5_VL_TEMPLATE if family == "qwen2_5_vl" else TINY_QWEN3_VL_TEMPLATE
+    (folder / "chat_template.json").write_text(json.dumps({"chat_template": template}, indent=2))
+    return folder

@@ -15,6 +15,7 @@ from .score_images import ScoreImages
 from .search_sampler import SearchSampler
 from .self_supervised_loader import LoadSelfSupervisedVerifier
 from .verifier_loader import LoadCLIPScoreVerifier
+from .vlm_judge_loader import LoadVLMJudgeVerifier
 from .zero_shot_loader import LoadZeroShotVerifier
 
 NODES: list[type[io.ComfyNode]] = [
@@ -36,6 +37,7 @@ NODES: list[type[io.ComfyNode]] = [
     DemoDigit,
     LoadDemoDigitVerifier,
     LoadImageRewardVerifier,
+    LoadVLMJudgeVerifier,
 ]
 
 

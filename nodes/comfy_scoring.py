@@ -15,13 +15,14 @@ from ..verifiers import Verifier
 class ManagedVerifier:
     """A verifier whose weights ComfyUI loads onto its device and offloads when memory is needed.
 
-    In fp16 where ComfyUI would run a model of its own in fp16 on that device, else fp32.
+    In fp16 where ComfyUI would run a model of its own in fp16 on that device, else fp32; a verifier its loader
+    built in a half dtype (the VLM judge, in bf16 where the device has it) keeps that dtype.
     """
 
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
         load_device = comfy.model_management.get_torch_device()
-        if comfy.model_management.should_use_fp16(load_device):
+        if comfy.model_management.should_use_fp16(load_device) and next(verifier.module.parameters()).dtype == torch.float32:
             verifier.module.half()
         self.patcher = comfy.model_patcher.ModelPatcher(
             verifier.module, load_device=load_device, offload_device=comfy.model_management.unet_offload_device(),

@@ -207,6 +207,29 @@ KNOWN_SOURCES: dict[str, WeightSource] = {
     ),
 }
 
+VLM_JUDGE = "VLM judge"
+VLM_JUDGE_FILES = ("config.json", "chat_template.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json")
+"""What the VLM judge reads from a Qwen2.5-VL / Qwen3-VL repository besides the weights (no generation
+config, video processor config or vocab.json/merges.txt: tokenizer.json holds the vocabulary)."""
+
+
+def hub_vlm(repo: str, weights: tuple[str, ...]) -> WeightSource:
+    """A vision-language model repository's files the judge needs, as a folder named after the repository."""
+    return hub_folder(VLM_JUDGE, repo, (*VLM_JUDGE_FILES, *weights), repo.split("/")[-1])
+
+
+def shards(count: int) -> tuple[str, ...]:
+    return ("model.safetensors.index.json", *(f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)))
+
+
+KNOWN_SOURCES.update({
+    "Qwen3-VL-2B-Instruct": hub_vlm("Qwen/Qwen3-VL-2B-Instruct", ("model.safetensors",)),
+    "Qwen3-VL-4B-Instruct": hub_vlm("Qwen/Qwen3-VL-4B-Instruct", shards(2)),
+    "Qwen3-VL-8B-Instruct": hub_vlm("Qwen/Qwen3-VL-8B-Instruct", shards(4)),
+    "Qwen2.5-VL-3B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-3B-Instruct", shards(2)),
+    "Qwen2.5-VL-7B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-7B-Instruct", shards(5)),
+})
+
 
 def human_size(size: int) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
