@@ -6,13 +6,12 @@ import weakref
 from pathlib import Path
 
 import comfy.model_management
-import comfy.utils
 import torch
 from comfy_api.latest import io
 
 from ..verifiers import VerifierConfigError
-from ..verifiers.downloads import KNOWN_SOURCES, VLM_JUDGE, fetch
-from ..verifiers.vlm_folder import check_vlm_folder, missing_parts, weight_files
+from ..verifiers.downloads import KNOWN_SOURCES, VLM_JUDGE
+from ..verifiers.vlm_folder import check_vlm_folder, weight_files
 from ..verifiers.vlm_judge import VLMJudgeModel, VLMJudgeVerifier, load_vlm_judge_model
 from ..verifiers.vlm_prompts import (
     ASPECT_CHOICES,
@@ -24,7 +23,7 @@ from ..verifiers.vlm_prompts import (
     check_question_template,
 )
 from .comfy_types import CATEGORY, VerifierSocket
-from .models_folder import list_transformers_folders, verifier_dirs
+from .models_folder import list_transformers_folders
 from .node_errors import reported_as
 from .open_clip_inputs import download_input
 from .verifier_cache import cached_verifier, file_key
@@ -67,16 +66,6 @@ def shared_model(folder: Path, dtype: torch.dtype) -> VLMJudgeModel:
         model = load_vlm_judge_model(folder, dtype, HOW_TO_GET)
         _models[key] = model
     return model
-
-
-def judge_folder(weights: str, download: bool) -> Path:
-    """The model folder, downloaded (or an interrupted download completed) first when allowed and known."""
-    folder = ensure_weights(weights, download, HOW_TO_GET)
-    if download and weights in KNOWN_SOURCES and folder.is_dir() and missing_parts(folder):
-        bar = comfy.utils.ProgressBar(100)
-        fetch(KNOWN_SOURCES[weights], verifier_dirs()[0],
-              lambda done, total: bar.update_absolute(int(100 * done / total) if total else 0, 100))
-    return folder
 
 
 class LoadVLMJudgeVerifier(io.ComfyNode):
@@ -133,7 +122,7 @@ class LoadVLMJudgeVerifier(io.ComfyNode):
         with reported_as(DISPLAY_NAME):
             if mode == QUESTION:
                 check_question_template(question_template)  # before a model of gigabytes loads
-            folder = judge_folder(weights, download)
+            folder = ensure_weights(weights, download, HOW_TO_GET)
             dtype = judge_dtype(folder)
             settings = (mode, aspect if mode != QUESTION else None, question_template if mode == QUESTION else None,
                         max_batch_size, dtype)

@@ -213,9 +213,13 @@ VLM_JUDGE_FILES = ("config.json", "chat_template.json", "preprocessor_config.jso
 config, video processor config or vocab.json/merges.txt: tokenizer.json holds the vocabulary)."""
 
 
-def hub_vlm(repo: str, weights: tuple[str, ...]) -> WeightSource:
-    """A vision-language model repository's files the judge needs, as a folder named after the repository."""
-    return hub_folder(VLM_JUDGE, repo, (*VLM_JUDGE_FILES, *weights), repo.split("/")[-1])
+def hub_vlm(repo: str, licence: str, weights: tuple[str, ...]) -> WeightSource:
+    """A vision-language model repository's files the judge needs, as a folder named after the repository.
+
+    No published checksum or commit was found for these repositories' files, so they are found locally
+    (models/verifiers or the Hugging Face cache) and never downloaded.
+    """
+    return hub_folder(VLM_JUDGE, repo, "main", licence, *((name, None, None) for name in (*VLM_JUDGE_FILES, *weights)))
 
 
 def shards(count: int) -> tuple[str, ...]:
@@ -223,11 +227,11 @@ def shards(count: int) -> tuple[str, ...]:
 
 
 KNOWN_SOURCES.update({
-    "Qwen3-VL-2B-Instruct": hub_vlm("Qwen/Qwen3-VL-2B-Instruct", ("model.safetensors",)),
-    "Qwen3-VL-4B-Instruct": hub_vlm("Qwen/Qwen3-VL-4B-Instruct", shards(2)),
-    "Qwen3-VL-8B-Instruct": hub_vlm("Qwen/Qwen3-VL-8B-Instruct", shards(4)),
-    "Qwen2.5-VL-3B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-3B-Instruct", shards(2)),
-    "Qwen2.5-VL-7B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-7B-Instruct", shards(5)),
+    "Qwen3-VL-2B-Instruct": hub_vlm("Qwen/Qwen3-VL-2B-Instruct", "Apache-2.0", ("model.safetensors",)),
+    "Qwen3-VL-4B-Instruct": hub_vlm("Qwen/Qwen3-VL-4B-Instruct", "Apache-2.0", shards(2)),
+    "Qwen3-VL-8B-Instruct": hub_vlm("Qwen/Qwen3-VL-8B-Instruct", "Apache-2.0", shards(4)),
+    "Qwen2.5-VL-3B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen Research License", shards(2)),
+    "Qwen2.5-VL-7B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-7B-Instruct", "Apache-2.0", shards(5)),
 })
 
 

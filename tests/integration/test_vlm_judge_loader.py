@@ -141,7 +141,7 @@ def test_missing_weights_name_the_node_the_folder_and_where_to_get_them(comfyui,
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     expected = (re.escape(f"{DISPLAY_NAME}: verifier weights 'Qwen3-VL-8B-Instruct' not found. Put the file (or folder) "
                           f"at {verifiers_folder / 'Qwen3-VL-8B-Instruct'}.")
-                + ".*Qwen/Qwen3-VL-8B-Instruct.*Or turn on download in the loader")
+                + ".*Qwen/Qwen3-VL-8B-Instruct.*The pack does not download it: no published checksum")
     with pytest.raises(WorkflowInvalid, match=expected):
         comfyui.run(judge_search(comfyui, weights="Qwen3-VL-8B-Instruct"))
 
@@ -169,6 +169,7 @@ def test_a_folder_of_another_architecture_is_refused_naming_it(comfyui, verifier
 
 def test_download_completes_a_folder_an_interrupted_download_left(comfyui, verifiers_folder, tmp_path, monkeypatch):
     import functools
+    import hashlib
     import sys
     import threading
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -179,8 +180,12 @@ def test_download_completes_a_folder_an_interrupted_download_left(comfyui, verif
     downloads = next(m for name, m in sys.modules.items() if name.endswith(".verifiers.downloads"))
     name = "noise-search-tiny-vlm-from-the-network"
     files = sorted(p.name for p in served.iterdir())
-    monkeypatch.setitem(downloads.KNOWN_SOURCES, name, downloads.WeightSource(downloads.VLM_JUDGE, tuple(
-        (f"{name}/{file}", f"http://127.0.0.1:{server.server_port}/{file}") for file in files)))
+    known_files = tuple(
+        downloads.KnownFile(f"{name}/{file}", f"http://127.0.0.1:{server.server_port}/{file}", (served / file).stat().st_size,
+                            hashlib.sha256((served / file).read_bytes()).hexdigest())
+        for file in files)
+    monkeypatch.setitem(downloads.KNOWN_SOURCES, name, downloads.WeightSource(
+        downloads.VLM_JUDGE, "Apache-2.0", known_files, "a local test server"))
     partial = verifiers_folder / name
     partial.mkdir()
     shutil.copy(served / "config.json", partial / "config.json")  # what an interrupted download leaves

@@ -220,9 +220,10 @@ def test_known_sources_are_pinned_sized_hashed_and_licensed():
             for file in source.files:
                 assert pinned.match(file.url), file.url
                 assert file.size > 0 and re.fullmatch("[0-9a-f]{64}", file.sha256)
-    # The two whose checksums no public manifest, LFS pointer or download table gives: known, never downloaded.
+    # Those whose checksums no public manifest, LFS pointer or download table gives: known, never downloaded.
     assert {name for name, source in KNOWN_SOURCES.items() if not source.downloadable} == {
-        "ImageReward", "dinov2_vitb14_linear_head.pth"}
+        "ImageReward", "dinov2_vitb14_linear_head.pth", "Qwen3-VL-2B-Instruct", "Qwen3-VL-4B-Instruct",
+        "Qwen3-VL-8B-Instruct", "Qwen2.5-VL-3B-Instruct", "Qwen2.5-VL-7B-Instruct"}
 
 
 def test_open_clip_sources_get_the_config_open_clip_builds_their_weights_with():
