@@ -10,7 +10,7 @@ from .comfy_types import CATEGORY, VerifierSocket
 from .node_errors import reported_as
 from .open_clip_inputs import HOW_TO_GET, open_clip_inputs
 from .verifier_cache import cached_verifier
-from .weights import ensure_weights, weight_options, weights_problem
+from .weights import ensure_weights, weight_options
 
 DISPLAY_NAME = "Load Aesthetic Verifier (Noise Search)"
 HEAD_HOW_TO_GET = (
@@ -34,11 +34,6 @@ class LoadAestheticVerifier(io.ComfyNode):
             ],
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
-
-    @classmethod
-    def validate_inputs(cls, head: str, weights: str, architecture: str, download: bool) -> bool | str:
-        head_check = weights_problem(DISPLAY_NAME, head, download, HEAD_HOW_TO_GET)
-        return weights_problem(DISPLAY_NAME, weights, download, HOW_TO_GET) if head_check is True else head_check
 
     @classmethod
     def execute(cls, head: str, weights: str, architecture: str, download: bool) -> io.NodeOutput:

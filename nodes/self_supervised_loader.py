@@ -6,8 +6,7 @@ from comfy_api.latest import io
 
 from ..verifiers import load_self_supervised_verifier
 from .comfy_types import CATEGORY, VerifierSocket
-from .open_clip_inputs import HOW_TO_GET, open_clip_inputs, open_clip_verifier_output
-from .weights import weights_problem
+from .open_clip_inputs import open_clip_inputs, open_clip_verifier_output
 
 DISPLAY_NAME = "Load Self-Supervised Verifier (Noise Search)"
 
@@ -32,10 +31,6 @@ class LoadSelfSupervisedVerifier(io.ComfyNode):
             ],
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
-
-    @classmethod
-    def validate_inputs(cls, weights: str, architecture: str, download: bool, probe_level: float) -> bool | str:
-        return weights_problem(DISPLAY_NAME, weights, download, HOW_TO_GET)
 
     @classmethod
     def execute(cls, weights: str, architecture: str, download: bool, probe_level: float) -> io.NodeOutput:

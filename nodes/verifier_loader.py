@@ -6,8 +6,7 @@ from comfy_api.latest import io
 
 from ..verifiers import load_clip_score_verifier
 from .comfy_types import CATEGORY, VerifierSocket
-from .open_clip_inputs import HOW_TO_GET, open_clip_inputs, open_clip_verifier_output
-from .weights import weights_problem
+from .open_clip_inputs import open_clip_inputs, open_clip_verifier_output
 
 DISPLAY_NAME = "Load CLIP Score Verifier (Noise Search)"
 
@@ -26,10 +25,6 @@ class LoadCLIPScoreVerifier(io.ComfyNode):
             ),
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
-
-    @classmethod
-    def validate_inputs(cls, weights: str, architecture: str, download: bool) -> bool | str:
-        return weights_problem(DISPLAY_NAME, weights, download, HOW_TO_GET)
 
     @classmethod
     def execute(cls, weights: str, architecture: str, download: bool) -> io.NodeOutput:

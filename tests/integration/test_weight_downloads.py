@@ -12,7 +12,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from headless import tiny_models
-from headless.workflow_runner import WorkflowInvalid
+from headless.workflow_runner import WorkflowFailed
 
 NAME = "tiny-clip-from-the-network"
 
@@ -40,7 +40,7 @@ def workflow_with(comfyui, download: bool) -> dict:
 
 
 def test_without_download_a_known_missing_file_says_how_to_get_it(comfyui, local_source):
-    with pytest.raises(WorkflowInvalid, match="Or turn on download in the loader"):
+    with pytest.raises(WorkflowFailed, match="Or turn on download in the loader"):
         comfyui.run(workflow_with(comfyui, download=False))
 
 
