@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from comfy_api.latest import io
 
 from ..verifiers import load_aesthetic_verifier
@@ -9,7 +11,7 @@ from ..verifiers.downloads import AESTHETIC_HEAD
 from .comfy_types import CATEGORY, VerifierSocket
 from .node_errors import reported_as
 from .open_clip_inputs import HOW_TO_GET, open_clip_inputs
-from .verifier_cache import cached_verifier
+from .verifier_cache import cached_verifier, weights_fingerprint
 from .weights import ensure_weights, weight_options
 
 DISPLAY_NAME = "Load Aesthetic Verifier (Noise Search)"
@@ -34,6 +36,10 @@ class LoadAestheticVerifier(io.ComfyNode):
             ],
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
+
+    @classmethod
+    def fingerprint_inputs(cls, head: str, weights: str, **settings: Any) -> tuple:
+        return weights_fingerprint(head, weights)
 
     @classmethod
     def execute(cls, head: str, weights: str, architecture: str, download: bool) -> io.NodeOutput:

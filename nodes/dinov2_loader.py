@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from comfy_api.latest import io
 
 from ..verifiers import imagenet_1k_classes, load_dinov2_verifier
@@ -10,7 +12,7 @@ from .comfy_types import CATEGORY, VerifierSocket
 from .models_folder import list_transformers_folders
 from .node_errors import reported_as
 from .open_clip_inputs import download_input
-from .verifier_cache import cached_verifier
+from .verifier_cache import cached_verifier, weights_fingerprint
 from .weights import ensure_weights, weight_options
 from .zero_shot_loader import parse_class_names
 
@@ -41,6 +43,10 @@ class LoadDINOv2Verifier(io.ComfyNode):
             ],
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
+
+    @classmethod
+    def fingerprint_inputs(cls, backbone: str, head: str, **settings: Any) -> tuple:
+        return weights_fingerprint(backbone, head)
 
     @classmethod
     def execute(cls, backbone: str, head: str, class_names: str, download: bool) -> io.NodeOutput:

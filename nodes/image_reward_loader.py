@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from comfy_api.latest import io
 
@@ -12,7 +13,7 @@ from .comfy_types import CATEGORY, VerifierSocket
 from .models_folder import folders_holding
 from .node_errors import reported_as
 from .open_clip_inputs import download_input
-from .verifier_cache import cached_verifier
+from .verifier_cache import cached_verifier, weights_fingerprint
 from .weights import ensure_weights, weight_options
 
 DISPLAY_NAME = "Load ImageReward Verifier (Noise Search)"
@@ -55,6 +56,10 @@ class LoadImageRewardVerifier(io.ComfyNode):
             ],
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
+
+    @classmethod
+    def fingerprint_inputs(cls, weights: str, tokenizer: str, **settings: Any) -> tuple:
+        return weights_fingerprint(weights, tokenizer)
 
     @classmethod
     def execute(cls, weights: str, tokenizer: str, download: bool) -> io.NodeOutput:

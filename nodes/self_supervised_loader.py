@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from comfy_api.latest import io
 
 from ..verifiers import load_self_supervised_verifier
 from .comfy_types import CATEGORY, VerifierSocket
 from .open_clip_inputs import open_clip_inputs, open_clip_verifier_output
+from .verifier_cache import weights_fingerprint
 
 DISPLAY_NAME = "Load Self-Supervised Verifier (Noise Search)"
 
@@ -31,6 +34,10 @@ class LoadSelfSupervisedVerifier(io.ComfyNode):
             ],
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
+
+    @classmethod
+    def fingerprint_inputs(cls, weights: str, **settings: Any) -> tuple:
+        return weights_fingerprint(weights)
 
     @classmethod
     def execute(cls, weights: str, architecture: str, download: bool, probe_level: float) -> io.NodeOutput:

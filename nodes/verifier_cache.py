@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 
 from ..verifiers import Verifier, VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
 from .comfy_scoring import ManagedVerifier
+from .weights import find_weights
 
 MAX_CACHED_VERIFIERS = 4
 SMALL_FILE_BYTES = 4 << 20
@@ -58,6 +59,21 @@ def content_key(path: Path) -> tuple:
     if not path.is_dir():
         return str(path), file_identity(path)
     return str(path), tuple((file.relative_to(path).as_posix(), file_identity(file)) for file in folder_files(path))
+
+
+def weights_fingerprint(*names: str) -> tuple:
+    """A loader's ``fingerprint_inputs``: what identifies the content of the weights it would load.
+
+    ComfyUI reuses a node's output while its inputs and this value stay the same, so a weights file
+    replaced while ComfyUI runs is loaded again on the next prompt. A missing file counts as its name.
+    """
+    fingerprint = []
+    for name in names:
+        try:
+            fingerprint.append(content_key(find_weights(name, "")))
+        except (VerifierWeightsMissing, VerifierConfigError):
+            fingerprint.append(name)
+    return tuple(fingerprint)
 
 
 def cached_verifier(kind: str, paths: list[Path], settings: tuple[Any, ...], build: Callable[[], Verifier]) -> ManagedVerifier:

@@ -119,7 +119,8 @@ def test_an_architecture_not_offered_is_refused_once(comfyui, comfyui_checks_v3_
     else:
         with pytest.raises(WorkflowFailed) as failed:
             comfyui.run(prompt)
-        assert failed.value.data["exception_message"].strip() == f"{CLIP_LOADER}: 'ViT-Nonsense-99' is not an open_clip architecture"
+        message = failed.value.data["exception_message"].strip()
+        assert message == f"{CLIP_LOADER}: 'ViT-Nonsense-99' is not an open_clip architecture"
 
 
 def test_weights_not_offered_are_refused_once(comfyui, comfyui_checks_v3_combos, verifiers_folder):
@@ -237,24 +238,53 @@ def test_search_inputs_that_cannot_work_fail_naming_the_node_the_input_and_the_f
 # The verifier cache and the verifiers folder
 
 
-def test_weights_replaced_in_place_by_an_older_dated_file_give_a_fresh_verifier(comfyui, verifiers_folder, tmp_path):
-    folder = tiny_models.write_tiny_open_clip(verifiers_folder / "replaced_clip", seed=0)
+def clip_folder_with_the_config_newest(folder: Path) -> Path:
+    """A tiny CLIP folder whose config is its newest file (the weights are dated an hour earlier); its weights file."""
+    tiny_models.write_tiny_open_clip(folder, seed=0)
     weights, hour = folder / "open_clip_model.safetensors", 3600 * 10**9
-    now = (folder / "open_clip_config.json").stat().st_mtime_ns
-    os.utime(weights, ns=(now - hour, now - hour))  # the config is the newest file of the folder
-    first = comfyui.run(loader_only(clip_loader("replaced_clip"))).outputs(LOADER)[0]
+    config_time = (folder / "open_clip_config.json").stat().st_mtime_ns
+    os.utime(weights, ns=(config_time - hour, config_time - hour))
+    return weights
 
-    replacement = (tiny_models.write_tiny_open_clip(tmp_path / "other", seed=1) / weights.name).read_bytes()
-    assert len(replacement) == weights.stat().st_size
-    with open(weights, "r+b") as file:  # same inode, same size
+
+def replace_in_place_dated_earlier(weights: Path, other_folder: Path) -> None:
+    """Overwrite the weights with other weights of the same size (same inode) and date them earlier still."""
+    replacement = (tiny_models.write_tiny_open_clip(other_folder, seed=1) / weights.name).read_bytes()
+    before = weights.stat()
+    assert len(replacement) == before.st_size
+    with open(weights, "r+b") as file:
         file.write(replacement)
-    os.utime(weights, ns=(now - 2 * hour, now - 2 * hour))  # dated earlier still
+    os.utime(weights, ns=(before.st_mtime_ns - 3600 * 10**9,) * 2)
 
+
+def different_weights(first: Any, second: Any) -> bool:
+    first_weights, second_weights = (next(v.verifier.module.parameters()).cpu() for v in (first, second))
+    return not first_weights.equal(second_weights)
+
+
+def test_weights_replaced_in_place_by_an_older_dated_file_give_a_fresh_verifier(comfyui, verifiers_folder, tmp_path):
+    weights = clip_folder_with_the_config_newest(verifiers_folder / "replaced_clip")
+    first = comfyui.run(loader_only(clip_loader("replaced_clip"))).outputs(LOADER)[0]
+    replace_in_place_dated_earlier(weights, tmp_path / "other")
     second = comfyui.run(loader_only(clip_loader("replaced_clip"))).outputs(LOADER)[0]
-    assert second is not first
-    first_weights, second_weights = (next(v.verifier.module.parameters()) for v in (first, second))
-    assert not first_weights.cpu().equal(second_weights.cpu())
+    assert second is not first and different_weights(first, second)
     assert comfyui.run(loader_only(clip_loader("replaced_clip"))).outputs(LOADER)[0] is second
+
+
+def test_a_weights_file_replaced_while_comfyui_runs_is_loaded_on_the_next_prompt(comfyui, verifiers_folder, tmp_path):
+    import execution
+
+    executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC,
+                                        cache_args={"lru": 0, "ram": 0, "ram_inactive": 0})
+    weights = clip_folder_with_the_config_newest(verifiers_folder / "replaced_while_running")
+    def queued() -> Any:  # a new prompt each time, as the server makes for every queued one
+        return comfyui.run(loader_only(clip_loader("replaced_while_running")), executor).outputs(LOADER)[0]
+
+    first = queued()
+    assert queued() is first  # ComfyUI reuses the loader's output while nothing changes
+    replace_in_place_dated_earlier(weights, tmp_path / "other")
+    second = queued()
+    assert second is not first and different_weights(first, second)
 
 
 def test_a_symlinked_weights_folder_is_listed_and_loads(comfyui, verifiers_folder, tmp_path):
