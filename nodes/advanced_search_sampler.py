@@ -72,7 +72,10 @@ def advanced_setup(
     """What SamplerCustomAdvanced samples with, the guider's model calls counted on a copy of it."""
     samples = comfy.sample.fix_empty_latent_channels(guider.model_patcher, check_latent(node_name, latent_image))
     if len(sigmas) < 2:
-        raise NodeInputError(f"{node_name}: sigmas has {len(sigmas)} values; a schedule needs at least 2.")
+        raise NodeInputError(
+            f"{node_name}: sigmas must hold at least 2 values (one step) but holds {len(sigmas)}. A scheduler with "
+            "denoise 0 gives none, and the low half of a SplitSigmas at its last step gives one."
+        )
     counter = NFECounter()
     return SamplingSetup(
         guider=counted_guider(guider, counter), counter=counter, sampler=sampler, sigmas=sigmas,

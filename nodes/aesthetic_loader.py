@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from comfy_api.latest import io
 
 from ..verifiers import load_aesthetic_verifier
@@ -9,8 +11,8 @@ from ..verifiers.downloads import AESTHETIC_HEAD
 from .comfy_types import CATEGORY, VerifierSocket
 from .node_errors import reported_as
 from .open_clip_inputs import HOW_TO_GET, open_clip_inputs
-from .verifier_cache import cached_verifier
-from .weights import ensure_weights, weight_options, weights_problem
+from .verifier_cache import cached_verifier, weights_fingerprint
+from .weights import ensure_weights, weight_options
 
 DISPLAY_NAME = "Load Aesthetic Verifier (Noise Search)"
 HEAD_HOW_TO_GET = (
@@ -36,9 +38,8 @@ class LoadAestheticVerifier(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, head: str, weights: str, architecture: str, download: bool) -> bool | str:
-        head_check = weights_problem(DISPLAY_NAME, head, download, HEAD_HOW_TO_GET)
-        return weights_problem(DISPLAY_NAME, weights, download, HOW_TO_GET) if head_check is True else head_check
+    def fingerprint_inputs(cls, head: str, weights: str, **settings: Any) -> tuple:
+        return weights_fingerprint(head, weights)
 
     @classmethod
     def execute(cls, head: str, weights: str, architecture: str, download: bool) -> io.NodeOutput:

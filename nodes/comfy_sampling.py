@@ -15,7 +15,7 @@ import comfy.patcher_extension
 import comfy.sample
 import comfy.samplers
 
-from ..search import Denoised
+from ..search import Denoised, SearchConfigError
 from ..search.noise import renoise_variance_exploding
 
 NFE_COUNTER_KEY = "noise_search_nfe_counter"
@@ -135,7 +135,10 @@ class ComfyDenoiser:
             latent = self.latent_image.repeat(states.shape[0], *([1] * (states.ndim - 1)))
         else:
             if self.noise_mask is not None:
-                raise ValueError("continuing from an intermediate state is not supported with a noise mask (inpainting)")
+                raise SearchConfigError(
+                    "latent_image", "has a noise mask (inpainting), and sampling cannot continue from an intermediate "
+                    "state with one, as search over paths does. Use Random Search or Zero-Order Search, or remove the mask",
+                )
             noise, latent = torch.zeros_like(states), states
         last_x0: list[torch.Tensor] = []
         probe: list[torch.Tensor] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from comfy_api.latest import io
 
 from ..verifiers import imagenet_1k_classes, load_dinov2_verifier
@@ -10,8 +12,8 @@ from .comfy_types import CATEGORY, VerifierSocket
 from .models_folder import list_transformers_folders
 from .node_errors import reported_as
 from .open_clip_inputs import download_input
-from .verifier_cache import cached_verifier
-from .weights import ensure_weights, weight_options, weights_problem
+from .verifier_cache import cached_verifier, weights_fingerprint
+from .weights import ensure_weights, weight_options
 from .zero_shot_loader import parse_class_names
 
 DISPLAY_NAME = "Load DINOv2 Class-Logit Verifier (Noise Search)"
@@ -31,7 +33,7 @@ class LoadDINOv2Verifier(io.ComfyNode):
             description="For class-conditional models (the paper's DINO verifier): scores each image by a DINOv2 "
             "linear classifier's logit for the requested class (verifier_text: class name or index).",
             inputs=[
-                io.Combo.Input("backbone", options=sorted(set(list_transformers_folders()) | set(weight_options(DINOV2_BACKBONE))),
+                io.Combo.Input("backbone", options=sorted({*list_transformers_folders(), *weight_options(DINOV2_BACKBONE)}),
                                tooltip="A transformers DINOv2 folder in models/verifiers."),
                 io.Combo.Input("head", options=weight_options(DINOV2_HEAD),
                                tooltip="The linear head for that backbone, e.g. dinov2_vitb14_linear_head.pth."),
@@ -43,9 +45,8 @@ class LoadDINOv2Verifier(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, backbone: str, head: str, class_names: str, download: bool) -> bool | str:
-        backbone_check = weights_problem(DISPLAY_NAME, backbone, download, HOW_TO_GET)
-        return weights_problem(DISPLAY_NAME, head, download, HOW_TO_GET) if backbone_check is True else backbone_check
+    def fingerprint_inputs(cls, backbone: str, head: str, **settings: Any) -> tuple:
+        return weights_fingerprint(backbone, head)
 
     @classmethod
     def execute(cls, backbone: str, head: str, class_names: str, download: bool) -> io.NodeOutput:

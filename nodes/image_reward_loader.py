@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from comfy_api.latest import io
 
 from ..verifiers import VerifierConfigError, load_image_reward_verifier
 from ..verifiers.downloads import BERT_TOKENIZER, IMAGE_REWARD
 from .comfy_types import CATEGORY, VerifierSocket
-from .models_folder import verifier_dirs
+from .models_folder import folders_holding
 from .node_errors import reported_as
 from .open_clip_inputs import download_input
-from .verifier_cache import cached_verifier
-from .weights import ensure_weights, weight_options, weights_problem
+from .verifier_cache import cached_verifier, weights_fingerprint
+from .weights import ensure_weights, weight_options
 
 DISPLAY_NAME = "Load ImageReward Verifier (Noise Search)"
 CHECKPOINT_NAME, MED_CONFIG_NAME, VOCAB_NAME = "ImageReward.pt", "med_config.json", "vocab.txt"
@@ -25,11 +26,6 @@ TOKENIZER_HOW_TO_GET = (
     "Use bert-base-uncased's tokenizer files (vocab.txt, tokenizer_config.json from google-bert/bert-base-uncased) "
     "in a folder (e.g. models/verifiers/bert-base-uncased/)."
 )
-
-
-def folders_holding(filename: str) -> set[str]:
-    return {path.parent.relative_to(root).as_posix()
-            for root in verifier_dirs() if root.is_dir() for path in root.rglob(filename) if path.parent != root}
 
 
 def image_reward_files(path: Path) -> tuple[Path, Path | None]:
@@ -51,10 +47,10 @@ class LoadImageRewardVerifier(io.ComfyNode):
             description="Scores each image by ImageReward, a BLIP model trained on human preferences between images "
             "for a prompt (about -2 to 2, higher is better); needs the prompt as verifier_text.",
             inputs=[
-                io.Combo.Input("weights", options=sorted(set(weight_options(IMAGE_REWARD)) | folders_holding(CHECKPOINT_NAME)),
+                io.Combo.Input("weights", options=sorted({*weight_options(IMAGE_REWARD), *folders_holding(CHECKPOINT_NAME)}),
                                tooltip="A folder with ImageReward.pt and med_config.json (THUDM/ImageReward) in "
                                "models/verifiers, or the ImageReward.pt file itself."),
-                io.Combo.Input("tokenizer", options=sorted(set(weight_options(BERT_TOKENIZER)) | folders_holding(VOCAB_NAME)),
+                io.Combo.Input("tokenizer", options=sorted({*weight_options(BERT_TOKENIZER), *folders_holding(VOCAB_NAME)}),
                                tooltip="A folder with bert-base-uncased's vocab.txt in models/verifiers."),
                 download_input(),
             ],
@@ -62,10 +58,8 @@ class LoadImageRewardVerifier(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, weights: str, tokenizer: str, download: bool) -> bool | str:
-        weights_check = weights_problem(DISPLAY_NAME, weights, download, HOW_TO_GET)
-        return weights_problem(DISPLAY_NAME, tokenizer, download, TOKENIZER_HOW_TO_GET) if weights_check is True \
-            else weights_check
+    def fingerprint_inputs(cls, weights: str, tokenizer: str, **settings: Any) -> tuple:
+        return weights_fingerprint(weights, tokenizer)
 
     @classmethod
     def execute(cls, weights: str, tokenizer: str, download: bool) -> io.NodeOutput:

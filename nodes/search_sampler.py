@@ -12,6 +12,7 @@ from ..search import Algorithm
 from .comfy_sampling import NFECounter, counted_guider
 from .comfy_scoring import ManagedVerifier
 from .comfy_types import CATEGORY, AlgorithmSocket, VerifierSocket
+from .node_errors import NodeInputError
 from .search_runner import SEARCH_OUTPUTS, SamplingSetup, check_latent, run_search_node
 
 DISPLAY_NAME = "Noise Search Sampler"
@@ -43,6 +44,11 @@ def ksampler_setup(
 ) -> SamplingSetup:
     """Guider, sampler and sigmas exactly as KSampler builds them, with the model's calls counted."""
     samples = comfy.sample.fix_empty_latent_channels(model, check_latent(node_name, latent_image))
+    if denoise <= 0.0:
+        raise NodeInputError(
+            f"{node_name}: denoise is {denoise:g}, so the sampler would run no steps and there is nothing to sample. "
+            "Set denoise above 0: 1.0 starts from pure noise; lower values keep part of latent_image."
+        )
     counter = NFECounter()
     guider = counted_guider(comfy.samplers.CFGGuider(model), counter)
     guider.set_conds(positive, negative)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from comfy_api.latest import io
 
 from ..verifiers import load_clip_score_verifier
 from .comfy_types import CATEGORY, VerifierSocket
-from .open_clip_inputs import HOW_TO_GET, open_clip_inputs, open_clip_verifier_output
-from .weights import weights_problem
+from .open_clip_inputs import open_clip_inputs, open_clip_verifier_output
+from .verifier_cache import weights_fingerprint
 
 DISPLAY_NAME = "Load CLIP Score Verifier (Noise Search)"
 
@@ -28,8 +30,8 @@ class LoadCLIPScoreVerifier(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, weights: str, architecture: str, download: bool) -> bool | str:
-        return weights_problem(DISPLAY_NAME, weights, download, HOW_TO_GET)
+    def fingerprint_inputs(cls, weights: str, **settings: Any) -> tuple:
+        return weights_fingerprint(weights)
 
     @classmethod
     def execute(cls, weights: str, architecture: str, download: bool) -> io.NodeOutput:

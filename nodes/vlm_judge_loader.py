@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import weakref
+from typing import Any
 from pathlib import Path
 
 import comfy.model_management
 import torch
 from comfy_api.latest import io
 
-from ..verifiers import VerifierConfigError
 from ..verifiers.downloads import KNOWN_SOURCES, VLM_JUDGE
 from ..verifiers.vlm_folder import check_vlm_folder, weight_files
 from ..verifiers.vlm_judge import VLMJudgeModel, VLMJudgeVerifier, load_vlm_judge_model
@@ -26,8 +26,8 @@ from .comfy_types import CATEGORY, VerifierSocket
 from .models_folder import list_transformers_folders
 from .node_errors import reported_as
 from .open_clip_inputs import download_input
-from .verifier_cache import cached_verifier, file_key
-from .weights import ensure_weights, find_weights, weights_problem
+from .verifier_cache import cached_verifier, content_key, weights_fingerprint
+from .weights import ensure_weights
 
 DISPLAY_NAME = "Load VLM Judge Verifier (Noise Search)"
 HOW_TO_GET = (
@@ -60,7 +60,7 @@ def judge_dtype(folder: Path) -> torch.dtype:
 
 
 def shared_model(folder: Path, dtype: torch.dtype) -> VLMJudgeModel:
-    key = (file_key(folder), dtype)
+    key = (content_key(folder), dtype)
     model = _models.get(key)
     if model is None:
         model = load_vlm_judge_model(folder, dtype, HOW_TO_GET)
@@ -106,15 +106,8 @@ class LoadVLMJudgeVerifier(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, weights: str, download: bool) -> bool | str:
-        found = weights_problem(DISPLAY_NAME, weights, download, HOW_TO_GET)
-        if found is not True or (download and weights in KNOWN_SOURCES):
-            return found
-        try:
-            check_vlm_folder(find_weights(weights, HOW_TO_GET), HOW_TO_GET)
-        except VerifierConfigError as error:
-            return f"{DISPLAY_NAME}: {error}"
-        return True
+    def fingerprint_inputs(cls, weights: str, **settings: Any) -> tuple:
+        return weights_fingerprint(weights)
 
     @classmethod
     def execute(cls, weights: str, mode: str, aspect: str, question_template: str, max_batch_size: int,
@@ -123,6 +116,7 @@ class LoadVLMJudgeVerifier(io.ComfyNode):
             if mode == QUESTION:
                 check_question_template(question_template)  # before a model of gigabytes loads
             folder = ensure_weights(weights, download, HOW_TO_GET)
+            check_vlm_folder(folder, HOW_TO_GET)
             dtype = judge_dtype(folder)
             settings = (mode, aspect if mode != QUESTION else None, question_template if mode == QUESTION else None,
                         max_batch_size, dtype)

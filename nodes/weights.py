@@ -77,17 +77,6 @@ def find_weights(name: str, how_to_get: str) -> Path:
     return path
 
 
-def weights_problem(display_name: str, name: str, download: bool, how_to_get: str) -> bool | str:
-    """True when the weights are there or will be downloaded; else the message ComfyUI shows at validation."""
-    if download and downloadable(name):
-        return True
-    try:
-        find_weights(name, how_to_get)
-    except VerifierWeightsMissing as missing:
-        return f"{display_name}: {missing}"
-    return True
-
-
 def ensure_weights(name: str, download: bool, how_to_get: str) -> Path:
     """The weights' path, downloading them first (logged, with a progress bar, cancellable) when allowed and known."""
     try:

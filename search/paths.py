@@ -96,9 +96,10 @@ class PathsSearch:
         monitor = monitor or NullMonitor()
         steps = denoiser.steps
         if self.start_step >= steps:
-            raise SearchConfigError(
-                "start_step", f"is {self.start_step}, outside the schedule of {steps} steps; use 1 to {steps - 1}"
-            )
+            lowest = self.forward_steps + 1
+            fix = (f"use {lowest} to {steps - 1}" if lowest < steps else
+                   f"with forward_steps {self.forward_steps} the sampler needs at least {lowest + 1} steps")
+            raise SearchConfigError("start_step", f"is {self.start_step}, outside the schedule of {steps} steps; {fix}")
         rounds = self.rounds(steps)
         start_cost = self.num_paths * denoiser.dry_run_nfes(0, self.start_step)
         branch_cost = self.num_paths * sum(denoiser.dry_run_nfes(to, stop) for _, to, stop in rounds)

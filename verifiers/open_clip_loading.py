@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import posixpath
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -34,18 +35,15 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def list_open_clip_weights(roots: Iterable[Path]) -> list[str]:
-    """Names (relative to their root, '/'-separated) of checkpoint files and config folders."""
-    names: set[str] = set()
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for path in root.rglob("*"):
-            if path.is_dir() and (path / CONFIG_FILENAME).is_file():
-                names.add(path.relative_to(root).as_posix())
-            elif path.is_file() and path.suffix in WEIGHT_SUFFIXES and not (path.parent / CONFIG_FILENAME).is_file():
-                names.add(path.relative_to(root).as_posix())
-    return sorted(names)
+def list_open_clip_weights(files: Iterable[str]) -> list[str]:
+    """What the open_clip loaders can read among a models folder's files ('/'-separated, relative to it).
+
+    The folders holding ``open_clip_config.json``, and the checkpoint files outside such folders.
+    """
+    files = list(files)
+    config_folders = {posixpath.dirname(name) for name in files if posixpath.basename(name) == CONFIG_FILENAME}
+    checkpoints = {name for name in files if name.endswith(WEIGHT_SUFFIXES) and posixpath.dirname(name) not in config_folders}
+    return sorted((config_folders - {""}) | checkpoints)
 
 
 def builtin_architectures() -> list[str]:

@@ -51,11 +51,11 @@ def test_the_checkpoint_file_itself_can_be_chosen(comfyui, verifiers_folder):
 def test_missing_weights_name_the_node_the_path_and_where_to_get_them(comfyui, verifiers_folder, tmp_path, monkeypatch):
     import huggingface_hub.constants
 
-    from headless.workflow_runner import WorkflowInvalid
+    from headless.workflow_runner import WorkflowFailed
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     expected = (re.escape(f"Load ImageReward Verifier (Noise Search): verifier weights 'ImageReward' not found. "
                           f"Put the file (or folder) at {verifiers_folder / 'ImageReward'}.")
                 + ".*THUDM/ImageReward.*The pack does not download it: no published checksum")
-    with pytest.raises(WorkflowInvalid, match=expected):
+    with pytest.raises(WorkflowFailed, match=expected):
         comfyui.run(image_reward_workflow(comfyui, "ImageReward"))

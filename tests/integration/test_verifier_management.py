@@ -128,13 +128,13 @@ def test_the_dinov2_class_logit_verifier_scores_the_requested_class(comfyui):
 
 
 def test_missing_dinov2_weights_name_the_node_the_path_and_the_download(comfyui):
-    from headless.workflow_runner import WorkflowInvalid
+    from headless.workflow_runner import WorkflowFailed
 
     prompt = comfyui.workflow()
     prompt["5"] = {"class_type": "NoiseSearchDINOv2VerifierLoader", "inputs": {
         "backbone": "dinov2-base", "head": "dinov2_vitb14_linear_head.pth", "class_names": "", "download": False}}
-    with pytest.raises(WorkflowInvalid) as invalid:
+    with pytest.raises(WorkflowFailed) as failed:
         comfyui.run(prompt)
-    message = str(invalid.value)
+    message = str(failed.value)
     assert "Load DINOv2 Class-Logit Verifier (Noise Search)" in message
     assert "dinov2-base" in message and "facebook/dinov2-base" in message and "turn on download" in message

@@ -136,33 +136,33 @@ def test_a_question_template_without_the_prompt_is_an_error_naming_the_node(comf
 def test_missing_weights_name_the_node_the_folder_and_where_to_get_them(comfyui, verifiers_folder, tmp_path, monkeypatch):
     import huggingface_hub.constants
 
-    from headless.workflow_runner import WorkflowInvalid
+    from headless.workflow_runner import WorkflowFailed
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     expected = (re.escape(f"{DISPLAY_NAME}: verifier weights 'Qwen3-VL-8B-Instruct' not found. Put the file (or folder) "
                           f"at {verifiers_folder / 'Qwen3-VL-8B-Instruct'}.")
                 + ".*Qwen/Qwen3-VL-8B-Instruct.*The pack does not download it: no published checksum")
-    with pytest.raises(WorkflowInvalid, match=expected):
+    with pytest.raises(WorkflowFailed, match=expected):
         comfyui.run(judge_search(comfyui, weights="Qwen3-VL-8B-Instruct"))
 
 
-def test_an_incomplete_folder_is_refused_at_validation_naming_what_it_lacks(comfyui, verifiers_folder):
-    from headless.workflow_runner import WorkflowInvalid
+def test_an_incomplete_folder_is_refused_naming_what_it_lacks(comfyui, verifiers_folder):
+    from headless.workflow_runner import WorkflowFailed
 
     incomplete = verifiers_folder / "noise_search_incomplete_vlm"
     shutil.copytree(verifiers_folder / tiny_models.TINY_QWEN2_5_VL_FOLDER, incomplete, dirs_exist_ok=True)
     (incomplete / "preprocessor_config.json").unlink()
-    with pytest.raises(WorkflowInvalid, match=re.escape(
+    with pytest.raises(WorkflowFailed, match=re.escape(
             f"{DISPLAY_NAME}: the model folder {incomplete} lacks preprocessor_config.json (the image processor's "
             "settings). Download a whole Qwen2.5-VL or Qwen3-VL Instruct repository")):
         comfyui.run(judge_search(comfyui, weights=incomplete.name))
 
 
 def test_a_folder_of_another_architecture_is_refused_naming_it(comfyui, verifiers_folder):
-    from headless.workflow_runner import WorkflowInvalid
+    from headless.workflow_runner import WorkflowFailed
 
     dinov2 = verifiers_folder / tiny_models.TINY_DINOV2_FOLDER  # a transformers folder, but not a VLM
-    with pytest.raises(WorkflowInvalid, match=re.escape(f"{DISPLAY_NAME}: {dinov2.name} holds a 'dinov2' model "
+    with pytest.raises(WorkflowFailed, match=re.escape(f"{DISPLAY_NAME}: {dinov2.name} holds a 'dinov2' model "
                                                         "(Dinov2Model), which the VLM judge does not run")):
         comfyui.run(judge_search(comfyui, weights=dinov2.name))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from headless import tiny_models
-from headless.workflow_runner import WorkflowFailed, WorkflowInvalid
+from headless.workflow_runner import WorkflowFailed
 
 NAME = "tiny-clip-from-the-network"
 FILES = ("open_clip_config.json", "open_clip_model.safetensors")  # in download order
@@ -81,7 +81,7 @@ def workflow_with(comfyui, download: bool, weights: str = NAME) -> dict:
 
 
 def test_without_download_a_known_missing_file_says_how_to_get_it(comfyui, local_source):
-    with pytest.raises(WorkflowInvalid, match="Or turn on download in the loader"):
+    with pytest.raises(WorkflowFailed, match="Or turn on download in the loader"):
         comfyui.run(workflow_with(comfyui, download=False))
 
 
@@ -137,7 +137,7 @@ def test_a_cancel_halfway_stops_at_once_and_the_next_run_completes_the_folder(co
     assert sorted(p.name for p in local_source.target.iterdir()) == [FILES[0]]  # half a folder, no .part
     local_source.release.set()
 
-    with pytest.raises(WorkflowInvalid) as half:  # a half folder is not taken for the model
+    with pytest.raises(WorkflowFailed) as half:  # a half folder is not taken for the model
         comfyui.run(workflow_with(comfyui, download=False))
     assert f"{NAME}/{FILES[1]} is missing" in str(half.value) and "Turn on download" in str(half.value)
 

@@ -78,15 +78,10 @@ def test_preprocessing_resizes_the_short_side_and_centre_crops():
     assert pixels.mean() == pytest.approx(1.0, abs=0.05)
 
 
-def test_weights_listing_finds_config_folders_and_checkpoint_files(tmp_path, tiny_clip_folder):
-    (tmp_path / "nested").mkdir()
-    (tmp_path / "nested" / "ViT-B-32-openai.safetensors").write_bytes(b"")
-    (tmp_path / "notes.txt").write_text("not weights")
-    config_folder = tmp_path / "tiny"
-    config_folder.mkdir()
-    for file in tiny_clip_folder.iterdir():
-        (config_folder / file.name).write_bytes(file.read_bytes())
-    assert list_open_clip_weights([tmp_path, tmp_path / "missing"]) == ["nested/ViT-B-32-openai.safetensors", "tiny"]
+def test_weights_listing_finds_config_folders_and_checkpoint_files():
+    files = ["nested/ViT-B-32-openai.safetensors", "notes.txt", "tiny/open_clip_config.json",
+             "tiny/open_clip_model.safetensors", "open_clip_config.json", "root.pt"]
+    assert list_open_clip_weights(files) == ["nested/ViT-B-32-openai.safetensors", "tiny"]
 
 
 def test_architecture_is_guessed_from_the_file_name():

@@ -83,6 +83,11 @@ def test_bad_parameters_are_refused_naming_them(kwargs, parameter):
         PathsSearch(**kwargs)
 
 
-def test_a_start_step_outside_the_schedule_is_refused(denoiser, scorer):
-    with pytest.raises(SearchConfigError, match="start_step.*outside the schedule of 6 steps"):
-        PathsSearch(start_step=6).run(denoiser, scorer, base_seed=0)
+def test_a_start_step_outside_the_schedule_is_refused_with_the_range_that_works(denoiser, scorer):
+    with pytest.raises(SearchConfigError, match="start_step: is 6, outside the schedule of 6 steps; use 3 to 5"):
+        PathsSearch(start_step=6, forward_steps=2).run(denoiser, scorer, base_seed=0)
+
+
+def test_a_schedule_too_short_for_the_forward_steps_says_how_many_steps_it_needs(make_denoiser, scorer):
+    with pytest.raises(SearchConfigError, match="with forward_steps 2 the sampler needs at least 4 steps"):
+        PathsSearch(start_step=3, forward_steps=2).run(make_denoiser(steps=3), scorer, base_seed=0)
