@@ -53,17 +53,26 @@ class DecodeAndScore:
     """Decodes latents with the VAE, then scores the images; run between sampler calls, never inside one.
 
     With an ensemble it returns one column per verifier and passes the ensemble's ``combine`` on.
+    ``on_decoded`` gets each batch's images (a video's first frame), one per latent, in candidate
+    order; ``on_retained`` gets the indices of the candidates the search still holds after each batch.
     """
 
     def __init__(
         self, vae: Any, verifier: ManagedVerifier, condition: str | None,
         on_decoded: Callable[[torch.Tensor], None] | None = None,
+        on_retained: Callable[[frozenset[int]], None] | None = None,
     ) -> None:
         self.vae = vae
         self.verifier = verifier
         self.condition = condition
         self.on_decoded = on_decoded
+        self.on_retained = on_retained
         self.combine = getattr(verifier, "combine", None)
+        self.verifier_names = getattr(verifier, "verifier_names", [verifier.name])
+
+    def retain(self, held: frozenset[int]) -> None:
+        if self.on_retained is not None:
+            self.on_retained(held)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         images = self.vae.decode(latents)
@@ -73,9 +82,9 @@ class DecodeAndScore:
 
     def score(self, latents: torch.Tensor, probes: torch.Tensor | None = None) -> torch.Tensor:
         images = self.decode(latents)
+        frames_per_latent = images.shape[0] // latents.shape[0]
         if self.on_decoded is not None:
-            self.on_decoded(images)
+            self.on_decoded(images[::frames_per_latent])
         probe_images = self.decode(probes) if probes is not None and self.verifier.probe_level is not None else None
         scores = self.verifier.score(images, self.condition, probe_images)
-        frames_per_latent = images.shape[0] // latents.shape[0]
         return scores.reshape(latents.shape[0], frames_per_latent, *scores.shape[1:]).mean(dim=1)

@@ -33,6 +33,11 @@ class ManagedEnsemble:
         return f"ensemble ({self.method}: {', '.join(m.name for m in self.members)})"
 
     @property
+    def verifier_names(self) -> list[str]:
+        """The members' names, one per column of ``score``'s output."""
+        return [m.name for m in self.members]
+
+    @property
     def needs_condition(self) -> bool:
         return any(m.needs_condition for m in self.members)
 
@@ -61,7 +66,7 @@ class VerifierEnsemble(io.ComfyNode):
                                tooltip="rank average: the paper's method. weighted z-score: also uses how far apart "
                                "the scores are."),
                 io.String.Input("weights", default="1, 1, 1, 1",
-                                tooltip="One non-negative weight per connected verifier, in order (extra ones ignored)."),
+                                tooltip="One finite, non-negative weight per connected verifier, in order (extra ones ignored)."),
             ],
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
@@ -75,7 +80,7 @@ class VerifierEnsemble(io.ComfyNode):
             checked_weights(values, len(members))
         except ValueError as error:
             raise NodeInputError(
-                f"{DISPLAY_NAME}: weights '{weights}' must be {len(members)} non-negative numbers, comma-separated, "
-                "not all zero"
+                f"{DISPLAY_NAME}: weights '{weights}' must be {len(members)} finite, non-negative numbers, "
+                "comma-separated, not all zero (e.g. 1, 1)"
             ) from error
         return io.NodeOutput(ManagedEnsemble(members, values, method))

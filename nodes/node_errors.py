@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from ..search import SearchConfigError
+from ..search import NonFiniteScore, SearchConfigError
 from ..verifiers import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
 from ..verifiers.downloads import DownloadFailed
 
@@ -18,5 +18,6 @@ class NodeInputError(ValueError):
 def reported_as(node_name: str) -> Iterator[None]:
     try:
         yield
-    except (SearchConfigError, VerifierConditionError, VerifierConfigError, VerifierWeightsMissing, DownloadFailed) as error:
+    except (NonFiniteScore, SearchConfigError, VerifierConditionError, VerifierConfigError, VerifierWeightsMissing,
+            DownloadFailed) as error:
         raise NodeInputError(f"{node_name}: {error}") from error

@@ -8,6 +8,7 @@ import torch
 
 from comfy_api.latest import io
 
+from ..search.tracking import non_finite_message
 from .comfy_scoring import ManagedVerifier
 from .comfy_types import CATEGORY, VerifierSocket
 from .node_errors import NodeInputError, reported_as
@@ -22,7 +23,8 @@ class ScoreImages(io.ComfyNode):
             node_id="NoiseSearchScoreImages",
             display_name=DISPLAY_NAME,
             category=CATEGORY,
-            description="Scores every image of a batch with a verifier and returns them sorted, best first.",
+            description="Scores every image of a batch with a verifier and returns them sorted, best first. A NaN or "
+            "inf score is refused, naming the image.",
             inputs=[
                 io.Image.Input("images"),
                 VerifierSocket.Input("verifier"),
@@ -46,7 +48,11 @@ class ScoreImages(io.ComfyNode):
                 "during sampling, which finished images do not have; use it on a search sampler."
             )
         with reported_as(DISPLAY_NAME):
-            scores = verifier.score(images, text if verifier.needs_condition else None).float()
+            scores = verifier.score(images, text if verifier.needs_condition else None).float().cpu()
+        problem = non_finite_message(scores, getattr(verifier, "verifier_names", [verifier.name]),
+                                     lambda row: f"image {row} (counting from 0) of {images.shape[0]}")
+        if problem is not None:
+            raise NodeInputError(f"{DISPLAY_NAME}: {problem}")
         combine = getattr(verifier, "combine", None)
         if combine is not None:  # an ensemble ranks the images against each other
             scores = combine(scores)

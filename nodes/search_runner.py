@@ -12,6 +12,7 @@ from comfy_api.latest import io
 
 from ..search import Algorithm, SearchConfigError, SearchResult, run_search
 from ..search.scaling_curve import plot_scaling_curve
+from ..search.tracking import HELD_CANDIDATES
 from .comfy_sampling import ComfyDenoiser, NFECounter
 from .comfy_scoring import DecodeAndScore, ManagedVerifier
 from .gallery import ThumbnailRecorder, gallery_ui
@@ -99,7 +100,7 @@ def run_search_node(
     condition = check_condition(node_name, verifier, verifier_text)
     progress = SearchProgress(setup.guider.model_patcher, setup.counter, node_text_sender(node_id))
     thumbnails = ThumbnailRecorder()
-    scorer = DecodeAndScore(vae, verifier, condition, on_decoded=thumbnails)
+    scorer = DecodeAndScore(vae, verifier, condition, on_decoded=thumbnails, on_retained=thumbnails.retain)
     with reported_as(node_name):
         search, render = search_denoisers(setup, algorithm.search_steps, progress.on_step, verifier.probe_level)
         result = run_search(algorithm, search, scorer, setup.base_seed, progress, render)
@@ -125,7 +126,8 @@ def search_outputs(
 SEARCH_OUTPUTS = [
     io.Latent.Output(display_name="best_latent", tooltip="The highest-scoring candidate, rendered at the full step count."),
     io.Latent.Output(display_name="ranked_latents",
-                     tooltip="Every finished candidate, best first (at search_steps when that is lower)."),
+                     tooltip=f"The best finished candidates, best first: at most {HELD_CANDIDATES} (the search keeps no "
+                     "more latents than that), at search_steps when that is lower."),
     io.String.Output(display_name="scores", tooltip="The candidates by rank: seed, score, NFEs."),
     io.String.Output(display_name="report", tooltip="JSON: algorithm, parameters, costs, every candidate and its recipe."),
     io.Image.Output(display_name="scaling_curve", tooltip="Best score so far against NFEs spent."),

@@ -6,7 +6,7 @@ Pure PyTorch: the diffusion sampler and the scorer are reached through the proto
 
 from .budget import NFEBudget
 from .engine import Algorithm, run_search
-from .errors import SearchConfigError
+from .errors import NonFiniteScore, SearchConfigError
 from .paths import PathsSearch
 from .protocols import Denoised, Denoiser, NullMonitor, Scorer, SearchMonitor
 from .random_search import RandomSearch
@@ -20,6 +20,7 @@ __all__ = [
     "Denoised",
     "Denoiser",
     "NFEBudget",
+    "NonFiniteScore",
     "NullMonitor",
     "PathsSearch",
     "RandomSearch",

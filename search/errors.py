@@ -1,4 +1,4 @@
-"""Errors raised for search parameters a user can fix."""
+"""Errors the search raises for problems a user can fix."""
 
 
 class SearchConfigError(ValueError):
@@ -7,3 +7,7 @@ class SearchConfigError(ValueError):
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
+
+
+class NonFiniteScore(RuntimeError):
+    """A verifier scored a candidate NaN or inf, which cannot be ranked; the message names both and the fix."""

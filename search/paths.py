@@ -148,9 +148,7 @@ class PathsSearch:
             first = len(log.candidates)
             made = log.record(
                 denoised.states if finished else denoised.x0, recipes, denoiser.nfes - before,
-                make=lambda i, s, n, r, latent: Candidate(
-                    i, s, n, r, latent, parent=parents[i - first], round=round_, final=finished
-                ),
+                make=lambda i, s, n, r: Candidate(i, s, n, r, parent=parents[i - first], round=round_, final=finished),
                 probes=denoised.probe if finished else None,
             )
             made_branches += [(candidate, denoised.states[row : row + 1]) for row, candidate in enumerate(made)]

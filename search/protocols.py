@@ -74,6 +74,11 @@ class Scorer(Protocol):
     A scorer whose ``combine`` is not None (an ensemble) returns ``[B, V]``, one column per verifier;
     the search then scores every candidate by ``combine`` over all candidates so far, because such
     scores (ranks, z-scores) are relative to the set being compared.
+
+    Optional, read with ``getattr``: ``verifier_names`` (one per column, or the verifier's name) names
+    the verifier in the error a NaN or inf score raises; ``retain(indices)`` is called after each
+    batch with the candidates whose latents the search still holds, for a scorer that keeps
+    something per candidate (the gallery's thumbnails) to drop the rest.
     """
 
     combine: Callable[[torch.Tensor], torch.Tensor] | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -14,7 +15,8 @@ from .recipes import Recipe
 class Candidate:
     """One scored sample.
 
-    ``latent`` is shaped ``[1, ...]``; ``nfes`` is what this candidate's own sampling cost;
+    ``latent`` is shaped ``[1, ...]``, held only for the best finished candidates of a search (see
+    :class:`.tracking.SearchLog`), else None; ``nfes`` is what this candidate's own sampling cost;
     ``recipe`` re-makes it (see :mod:`.recipes`); ``parent`` is the candidate it was derived from
     (zero-order pivots, path branches), ``round`` the iteration that made it. ``kept``: the algorithm
     carried it forward (a path branch among the top N of its round). ``final``: a finished sample that
@@ -25,7 +27,7 @@ class Candidate:
     score: float
     nfes: int
     recipe: Recipe
-    latent: torch.Tensor = field(repr=False)
+    latent: torch.Tensor | None = field(default=None, repr=False)
     parent: int | None = None
     round: int = 0
     kept: bool = True
@@ -74,7 +76,7 @@ class SearchResult:
         if not self.candidates:
             raise ValueError("a search result needs at least one candidate")
 
-    @property
+    @cached_property
     def ranked(self) -> tuple[Candidate, ...]:
         """Finished candidates by descending score; ties keep generation order."""
         final = [c for c in self.candidates if c.final]
@@ -89,7 +91,8 @@ class SearchResult:
         return self.search_nfes + self.render_nfes
 
     def ranked_latents(self) -> torch.Tensor:
-        return torch.cat([candidate.latent for candidate in self.ranked], dim=0)
+        """The held latents (at most ``HELD_CANDIDATES``: the best finished candidates), best first."""
+        return torch.cat([candidate.latent for candidate in self.ranked if candidate.latent is not None], dim=0)
 
     def to_report(self) -> dict[str, Any]:
         """A JSON-serialisable account: parameters, costs, the winner's recipe and every candidate."""

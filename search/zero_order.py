@@ -85,7 +85,7 @@ class ZeroOrderSearch:
             full = [recipe + [denoise_op(denoiser.steps, seed)] for recipe, seed in zip(recipes, sampler_seeds)]
             return log.record(
                 denoised.states, full, denoiser.nfes - before,
-                make=lambda i, s, n, r, latent: Candidate(i, s, n, r, latent, parent=parent, round=round_),
+                make=lambda i, s, n, r: Candidate(i, s, n, r, parent=parent, round=round_),
                 probes=denoised.probe,
             )
 

@@ -43,13 +43,20 @@ def test_nfes_match_the_plan_and_the_winner_replays(denoiser, scorer):
     assert torch.equal(replay(result.best.recipe, denoiser), result.best.latent)
 
 
-def test_intermediate_branches_are_scored_on_x0_predictions(denoiser, scorer):
+def test_intermediate_branches_are_scored_on_x0_predictions(denoiser):
+    scored = []
+
+    class RecordingScorer:
+        def score(self, latents, probes=None):
+            scored.append(latents)
+            return latents.flatten(1).mean(dim=1)
+
     result = PathsSearch(num_paths=1, branches=2, start_step=2, forward_steps=1, backward_steps=2).run(
-        denoiser, scorer, base_seed=1
+        denoiser, RecordingScorer(), base_seed=1
     )
     first = result.candidates[0]
-    assert not first.final
-    assert first.latent.abs().max() <= 1.0  # the toy network's x0 is a tanh; noisy states are not bounded so
+    assert not first.final and first.latent is None  # a branch scored halfway is never an output: nothing held
+    assert scored[0][0].abs().max() <= 1.0  # the toy network's x0 is a tanh; noisy states are not bounded so
 
 
 def test_a_budget_lowers_the_branches_to_what_fits(denoiser, make_denoiser, scorer):
