@@ -1,17 +1,30 @@
 """The paper's ImageNet study in miniature, on the demo digit model: ``python -m bench.digits_study``.
 
-For NFE budgets on a log scale, samples every digit from fixed seeds with six arms:
-(a) more denoising steps only (a plain KSampler), (b) random search, (c) zero-order search, (d) search
-over paths, all with the supervised verifier (the digit classifier's logit); (e) random search with the
-self-supervised verifier; (f) random search at half the steps per candidate, the winner rendered at the
-full count. Every search runs through the pack's nodes in ComfyUI's executor. Each sample set is
-evaluated with the verifier's score and, on the separate evaluation classifier, an IS-like score, an
-FID-like distance to held-out digits, precision/recall and class accuracy.
+For NFE budgets on a log scale, samples every digit with six arms: (a) more denoising steps only (a
+plain KSampler), (b) random search, (c) zero-order search, (d) search over paths, all with the
+supervised verifier (the digit classifier's logit); (e) random search with the self-supervised
+verifier; (f) random search at half the steps per candidate, the winner rendered at the full count.
+Every search runs through the pack's nodes in ComfyUI's executor.
 
-It ends with the overhead figures (``bench/overhead.py`` on the demo model): a search of 16 candidates
-against 16 plain KSampler + decode + score runs of the same NFEs, at batch sizes 1, 4 and 16, with peak
-memory. Writes ``bench/results/digits_study.json`` and ``digits_study.png`` (metrics against NFEs) and
-``digits_study_samples.png`` (samples at the largest budget). About 12 minutes on 2 CPU cores.
+Seeds. Sample ``j`` of digit ``d`` in seed set ``k`` starts from seed ``derive_seed(STUDY_SEED, k, d, j)``
+(:func:`search.seeds.derive_seed`, splitmix64) in every arm: that is the KSampler's seed in (a) and the
+search node's seed in the others, so every arm's first noise for a sample is the same (at 20 NFEs,
+arm (a) and random search's one candidate are the same image). Each algorithm derives the rest of a
+sample's candidates from that seed (random search: ``seed + i``; zero-order and paths: splitmix
+keys), so arms (b), (e) and (f) search the same noises (paired comparisons), and no seed is shared
+between two samples: the study checks it on every search's report and stops if one is.
+
+Evaluation, per seed set: the verifier's score of the final images and, on the evaluation classifier
+(trained on digits the verifier never saw, see :mod:`demo_model.digits`), an IS-like score, an
+FID-like distance, precision/recall and class accuracy, against the held-out reference digits. The
+"real digits" row draws as many reference digits per class as there are samples; that seed set's
+reference statistics leave those digits out, for every row. Rows give the mean and the spread
+(sample standard deviation, min and max) across seed sets, with NFEs, images scored by the verifier,
+verifier calls and wall-clock seconds per sample.
+
+It ends with the overhead figures (``bench/overhead.py`` on the demo model). Writes
+``bench/results/digits_study.json``, ``digits_study.png`` (metrics against NFEs, error bars: ± one
+standard deviation across seed sets) and ``digits_study_samples.png`` (samples at the largest budget).
 """
 
 from __future__ import annotations
@@ -19,22 +32,31 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from search.seeds import derive_seed
+
 RESULTS = Path(__file__).resolve().parent / "results"
-BUDGETS = (20, 40, 80, 160, 320)
+BUDGETS = (20, 40, 80, 160, 320, 640)
 """NFEs per sample. One plain image is STEPS = 20 NFEs: CFG 1.0 runs one row per step (the paper's
 class-conditional searches also run without guidance, where samples vary most)."""
 STEPS, CFG, SAMPLER, SCHEDULER = 20, 1.0, "euler", "karras"
 ROWS_PER_STEP = 1 if CFG == 1.0 else 2
 PLAIN_IMAGE_NFES = ROWS_PER_STEP * STEPS
+STUDY_SEED = 2501_09732
+"""The root every sample's seed is derived from."""
+REAL_DIGITS_KEY = 1 << 20
+"""The key, beside the seed set, of that set's draw of real reference digits."""
+METRICS = ("verifier_score", "is_like", "fid_like", "precision", "recall", "accuracy")
 
 
 @dataclass(frozen=True)
@@ -87,8 +109,58 @@ ARMS = (
 )
 
 
-def workflow(arm: Arm, inputs: dict[str, Any], digit: int, seed: int, batch: int = 1) -> dict[str, Any]:
-    """One sample from the search sampler, or ``batch`` samples from one KSampler call (its rows get distinct noises)."""
+@dataclass(frozen=True)
+class SamplePlan:
+    """One sample of the study: its seed set, digit, index within the digit, and the seed every arm starts from."""
+
+    seed_set: int
+    digit: int
+    index: int
+
+    @property
+    def seed(self) -> int:
+        return derive_seed(STUDY_SEED, self.seed_set, self.digit, self.index)
+
+
+def study_plan(seed_sets: int, digits: list[int], samples: int) -> list[SamplePlan]:
+    return [SamplePlan(k, d, j) for k in range(seed_sets) for d in digits for j in range(samples)]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What one arm made for one planned sample."""
+
+    plan: SamplePlan
+    latent: torch.Tensor
+    nfes: int
+    verifier_images: int
+    """Images the verifier scored during the search (0 for a plain KSampler)."""
+    verifier_calls: int
+    """Batches the verifier scored (one per sampler call that finished candidates or branches)."""
+    seconds: float
+    """Wall-clock seconds of its workflow run (ComfyUI's executor included)."""
+    cpu_seconds: float
+    """This process's CPU time over that run (all threads): steadier than wall-clock on a shared machine."""
+    seeds: frozenset[int]
+    """Every seed any of its candidates was made from (noise, neighbour, re-noise and sampler seeds)."""
+    own_draws: tuple[int, ...]
+    """Each candidate's own fresh draw: the seed of the last noise it received (noise, neighbour or re-noise)."""
+    first_seed: int
+    """The seed of the first candidate's initial noise."""
+    first_score: float | None
+    """The verifier score of the search's first candidate (None for a plain KSampler)."""
+
+
+def recipe_seeds(recipe: list[dict[str, Any]]) -> set[int]:
+    return {op["seed"] for op in recipe if "seed" in op} | {op["sampler_seed"] for op in recipe if "sampler_seed" in op}
+
+
+def own_draw(recipe: list[dict[str, Any]]) -> int:
+    return [op["seed"] for op in recipe if op["op"] in ("noise", "neighbour", "renoise")][-1]
+
+
+def workflow(arm: Arm, inputs: dict[str, Any], digit: int, seed: int) -> dict[str, Any]:
+    """One sample: a plain KSampler run, or a search through the search sampler."""
     nodes: dict[str, Any] = {
         "1": {"class_type": "NoiseSearchDemoModelLoader", "inputs": {}},
         "2": {"class_type": "NoiseSearchDemoDigit", "inputs": {"digit": digit}},
@@ -96,8 +168,7 @@ def workflow(arm: Arm, inputs: dict[str, Any], digit: int, seed: int, batch: int
     common = {"model": ["1", 0], "seed": seed, "cfg": CFG, "sampler_name": SAMPLER, "scheduler": SCHEDULER,
               "positive": ["2", 0], "negative": ["2", 1], "latent_image": ["2", 2], "denoise": 1.0}
     if arm.node_type == "KSampler":
-        nodes["3"] = {"class_type": "RepeatLatentBatch", "inputs": {"samples": ["2", 2], "amount": batch}}
-        nodes["5"] = {"class_type": "KSampler", "inputs": {**common, "latent_image": ["3", 0], **inputs}}
+        nodes["5"] = {"class_type": "KSampler", "inputs": {**common, **inputs}}
         nodes["6"] = {"class_type": "PreviewAny", "inputs": {"source": ["5", 0]}}
         return nodes
     nodes["3"] = {"class_type": "NoiseSearchDemoDigitVerifierLoader", "inputs": {"kind": arm.verifier, "probe_level": 0.4}}
@@ -108,67 +179,103 @@ def workflow(arm: Arm, inputs: dict[str, Any], digit: int, seed: int, batch: int
     return nodes
 
 
-def sample_arm(arm: Arm, inputs: dict[str, Any], digits: list[int], seeds: int, executor: Any) -> tuple[torch.Tensor, list[int]]:
-    """Final latents for every (digit, seed) pair, and the NFEs each cost (counted by the search)."""
+def sample_arm(arm: Arm, inputs: dict[str, Any], plan: list[SamplePlan], executor: Any) -> list[Sample]:
+    """Every planned sample of one arm at one budget, each from its own workflow run."""
     from headless import workflow_runner
 
-    latents, nfes = [], []
-    for digit in digits:
-        if arm.node_type == "KSampler":
-            run = workflow_runner.run_workflow(workflow(arm, inputs, digit, 1000 * digit, batch=seeds), executor)
-            latents.append(run.outputs("5")[0]["samples"])
-            nfes += [ROWS_PER_STEP * inputs["steps"]] * seeds  # euler: one call per step
-            continue
-        for j in range(seeds):
-            run = workflow_runner.run_workflow(workflow(arm, inputs, digit, 1000 * digit + j), executor)
-            latents.append(run.outputs("5")[0]["samples"])
-            nfes.append(json.loads(run.outputs("5")[3])["nfes"]["total"])
-    return torch.cat(latents), nfes
+    made = []
+    for planned in plan:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        run = workflow_runner.run_workflow(workflow(arm, inputs, planned.digit, planned.seed), executor)
+        seconds = (time.perf_counter() - started, time.process_time() - cpu_started)
+        latent = run.outputs("5")[0]["samples"]
+        if arm.node_type == "KSampler":  # euler: one model call per step
+            made.append(Sample(planned, latent, ROWS_PER_STEP * inputs["steps"], 0, 0, *seconds,
+                               frozenset({planned.seed}), (planned.seed,), planned.seed, None))
+        else:
+            made.append(searched_sample(planned, latent, json.loads(run.outputs("5")[3]), seconds))
+    return made
+
+
+def searched_sample(planned: SamplePlan, latent: torch.Tensor, report: dict[str, Any], seconds: tuple[float, float]) -> Sample:
+    """A search's sample, its costs and its seeds, read off the search's report; ``seconds``: (wall-clock, CPU)."""
+    recipes = [candidate["recipe"] for candidate in report["candidates"]]
+    return Sample(
+        planned, latent, report["nfes"]["total"], len(recipes), len(report["curve"]), *seconds,
+        frozenset(set().union(*map(recipe_seeds, recipes), recipe_seeds(report["best_recipe"]))),
+        tuple(map(own_draw, recipes)), report["candidates"][0]["seed"], report["candidates"][0]["score"],
+    )
+
+
+def shared_seeds(samples: list[Sample]) -> dict[str, set[int]]:
+    """Seeds two samples share, and candidates' own draws that repeat anywhere in the arm (both should be empty)."""
+    owner: dict[int, SamplePlan] = {}
+    between_samples = set()
+    for sample in samples:
+        for seed in sample.seeds:
+            if owner.setdefault(seed, sample.plan) != sample.plan:
+                between_samples.add(seed)
+    draws = Counter(draw for sample in samples for draw in sample.own_draws)
+    return {"between_samples": between_samples, "repeated_draws": {draw for draw, count in draws.items() if count > 1}}
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """Mean, sample standard deviation (n - 1; 0 for one value), min and max of one metric across seed sets."""
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "per_set": values}
 
 
 class Evaluation:
-    """The supervised verifier and the evaluation classifier with the held-out reference features."""
+    """The supervised verifier, the evaluation classifier and, per seed set, the real digits and the reference."""
 
-    def __init__(self) -> None:
+    def __init__(self, digits: list[int], samples: int, seed_sets: int) -> None:
         from demo_model import EVALUATOR_FILE, VERIFIER_FILE, WEIGHTS_DIR
-        from demo_model.digits import load_digits_split
+        from demo_model.digits import load_digit_parts, to_rgb_unit
         from verifiers.digit_classifier import DigitClassLogitVerifier, classifier_input, load_digit_classifier
 
         self.verifier = DigitClassLogitVerifier(load_digit_classifier(WEIGHTS_DIR / VERIFIER_FILE))
         self.evaluator = load_digit_classifier(WEIGHTS_DIR / EVALUATOR_FILE)
         self.classifier_input = classifier_input
-        train, held_out = load_digits_split(0)
-        with torch.no_grad():
-            self.reference = self.evaluator.features(held_out.images)
-        self.train = train
+        reference = load_digit_parts().reference
+        self.real_images: list[torch.Tensor] = []
+        self.real_labels: list[torch.Tensor] = []
+        self.reference_features: list[torch.Tensor] = []
+        for seed_set in range(seed_sets):
+            order = torch.randperm(len(reference.labels), generator=torch.Generator().manual_seed(
+                derive_seed(STUDY_SEED, seed_set, REAL_DIGITS_KEY)))
+            drawn = torch.cat([order[reference.labels[order] == d][:samples] for d in digits])
+            kept = torch.ones(len(reference.labels), dtype=torch.bool)
+            kept[drawn] = False
+            self.real_images.append(to_rgb_unit(reference.images[drawn]))
+            self.real_labels.append(reference.labels[drawn])
+            with torch.no_grad():
+                self.reference_features.append(self.evaluator.features(reference.images[kept]))
 
-    def metrics(self, images: torch.Tensor, requested: torch.Tensor) -> dict[str, float]:
+    def metrics(self, images: torch.Tensor, requested: torch.Tensor, seed_set: int) -> dict[str, float]:
         from bench.metrics import class_accuracy, frechet_distance, inception_like_score, precision_recall
 
         with torch.no_grad():
-            pixels = self.classifier_input(images)
-            features = self.evaluator.features(pixels)
+            features = self.evaluator.features(self.classifier_input(images))
             logits = self.evaluator.logits(features)
         verifier_scores = torch.cat([self.verifier.score(images[i : i + 1], str(int(d))) for i, d in enumerate(requested)])
-        precision, recall = precision_recall(self.reference, features)
+        reference = self.reference_features[seed_set]
+        precision, recall = precision_recall(reference, features)
         return {
             "verifier_score": float(verifier_scores.mean()),
             "is_like": inception_like_score(logits),
-            "fid_like": frechet_distance(self.reference, features),
+            "fid_like": frechet_distance(reference, features),
             "precision": precision,
             "recall": recall,
             "accuracy": class_accuracy(logits, requested),
         }
 
-    def real_digits(self, digits: list[int], seeds: int) -> dict[str, float]:
-        """The same metrics for real training digits, as many per class as samples: the ceiling."""
-        from demo_model.digits import to_rgb_unit
-
-        rows = torch.cat([(self.train.labels == d).nonzero().flatten()[:seeds] for d in digits])
-        return self.metrics(to_rgb_unit(self.train.images[rows]), self.train.labels[rows])
+    def real_digits(self, seed_set: int) -> dict[str, float]:
+        """The same metrics for held-out reference digits, as many per class as samples: the ceiling."""
+        return self.metrics(self.real_images[seed_set], self.real_labels[seed_set], seed_set)
 
 
-def run_study(digits: list[int], seeds: int, budgets: tuple[int, ...]) -> dict[str, Any]:
+def start_comfyui() -> Any:
+    """A ComfyUI on the CPU with this pack loaded, and an executor that caches nothing between runs."""
     from headless import comfy_env
 
     nodes = comfy_env.import_comfyui(Path(tempfile.mkdtemp(prefix="noise-search-study-")))
@@ -177,33 +284,77 @@ def run_study(digits: list[int], seeds: int, budgets: tuple[int, ...]) -> dict[s
     import execution
 
     comfy.utils.PROGRESS_BAR_ENABLED = False  # thousands of sampler runs: no console bars
+    return execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
 
-    executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
+
+@dataclass
+class StudyRun:
+    results: dict[str, Any]
+    """What goes into the JSON."""
+    samples: dict[tuple[str, int], list[Sample]]
+    """Every arm's samples at every budget it ran, keyed by (arm, budget)."""
+    images: dict[str, torch.Tensor]
+    """Every arm's decoded images at its largest budget, in plan order."""
+
+
+def run_study(
+    digits: list[int], samples: int, seed_sets: int, budgets: tuple[int, ...], executor: Any, arms: tuple[Arm, ...] = ARMS,
+) -> StudyRun:
     from demo_model.comfy_model import pixel_space_vae
 
     vae = pixel_space_vae()
-    evaluation = Evaluation()
-    requested = torch.tensor([d for d in digits for _ in range(seeds)])
-    results: dict[str, Any] = {"real_digits": evaluation.real_digits(digits, seeds), "arms": {}}
-    samples: dict[str, torch.Tensor] = {}
-    for arm in ARMS:
+    evaluation = Evaluation(digits, samples, seed_sets)
+    plan = study_plan(seed_sets, digits, samples)
+    real = [evaluation.real_digits(k) for k in range(seed_sets)]
+    results: dict[str, Any] = {"real_digits": {key: spread([r[key] for r in real]) for key in METRICS}, "arms": {}}
+    made: dict[tuple[str, int], list[Sample]] = {}
+    images: dict[str, torch.Tensor] = {}
+    for arm in arms:
         rows = []
         for budget in budgets:
             inputs = arm.nodes(budget)
             if inputs is None:
                 continue
             started = time.perf_counter()
-            latents, nfes = sample_arm(arm, inputs, digits, seeds, executor)
-            images = vae.decode(latents)
-            row = {"budget": budget, "mean_nfes": sum(nfes) / len(nfes), "inputs": inputs,
-                   **evaluation.metrics(images, requested), "seconds": round(time.perf_counter() - started, 2)}
+            arm_samples = sample_arm(arm, inputs, plan, executor)
+            shared = shared_seeds(arm_samples)
+            if any(shared.values()):
+                raise RuntimeError(f"{arm.name} at {budget} NFEs: samples share seeds {shared}")
+            decoded = vae.decode(torch.cat([s.latent for s in arm_samples]))
+            per_set = []
+            for k in range(seed_sets):
+                rows_of_set = [i for i, s in enumerate(arm_samples) if s.plan.seed_set == k]
+                requested = torch.tensor([arm_samples[i].plan.digit for i in rows_of_set])
+                per_set.append(evaluation.metrics(decoded[rows_of_set], requested, k))
+            count = len(arm_samples)
+            row = {
+                "budget": budget, "inputs": inputs,
+                "mean_nfes": sum(s.nfes for s in arm_samples) / count,
+                "verifier_images_per_sample": sum(s.verifier_images for s in arm_samples) / count,
+                "verifier_calls_per_sample": sum(s.verifier_calls for s in arm_samples) / count,
+                "seconds_per_sample": sum(s.seconds for s in arm_samples) / count,
+                "cpu_seconds_per_sample": sum(s.cpu_seconds for s in arm_samples) / count,
+                "distinct_seeds": len(set().union(*(s.seeds for s in arm_samples))),
+                "metrics": {key: spread([m[key] for m in per_set]) for key in METRICS},
+                "seconds": round(time.perf_counter() - started, 2),
+            }
             rows.append(row)
-            samples[arm.name] = images
-            print(f"{arm.name:>24} budget {budget:4d}: " + "  ".join(
-                f"{key} {row[key]:.3f}" for key in ("mean_nfes", "verifier_score", "is_like", "fid_like", "precision",
-                                                    "recall", "accuracy")), flush=True)
+            made[(arm.name, budget)] = arm_samples
+            images[arm.name] = decoded
+            metrics = "  ".join(f"{key} {row['metrics'][key]['mean']:.3f}±{row['metrics'][key]['std']:.3f}" for key in METRICS)
+            print(f"{arm.name:>24} budget {budget:4d}: NFEs {row['mean_nfes']:.0f}  verifier images "
+                  f"{row['verifier_images_per_sample']:.1f}  s/sample {row['seconds_per_sample']:.3f}  "
+                  f"CPU s/sample {row['cpu_seconds_per_sample']:.3f}  {metrics}", flush=True)
         results["arms"][arm.name] = {"label": arm.label, "verifier": arm.verifier, "rows": rows}
-    return results | {"samples": samples}
+    images["real_digits"] = torch.cat(evaluation.real_images)
+    return StudyRun(results, made, images)
+
+
+PLOTTED = [("verifier_score", "verifier score (class logit) ↑"), ("is_like", "IS-like ↑"), ("fid_like", "FID-like ↓"),
+           ("precision", "precision ↑"), ("recall", "recall (diversity) ↑"), ("accuracy", "evaluator accuracy ↑")]
+COSTS = [("verifier_images_per_sample", "images scored by the verifier per sample"),
+         ("seconds_per_sample", "wall-clock seconds per sample (2 shared CPU cores)"),
+         ("cpu_seconds_per_sample", "CPU seconds per sample (both threads)")]
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -212,41 +363,50 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [("verifier_score", "verifier score (class logit) ↑"), ("is_like", "IS-like ↑"), ("fid_like", "FID-like ↓"),
-               ("precision", "precision ↑"), ("recall", "recall (diversity) ↑"), ("accuracy", "evaluator accuracy ↑")]
-    figure, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    for axis, (key, title) in zip(axes.flat, metrics):
-        for name, arm in results["arms"].items():
+    seed_sets = results["settings"]["seed_sets"]
+    figure, axes = plt.subplots(3, 3, figsize=(16, 13))
+    for axis, (key, title) in zip(axes.flat, PLOTTED):
+        for arm in results["arms"].values():
             rows = arm["rows"]
+            axis.errorbar([r["mean_nfes"] for r in rows], [r["metrics"][key]["mean"] for r in rows],
+                          yerr=[r["metrics"][key]["std"] for r in rows], marker="o", capsize=3, label=arm["label"])
+        real = results["real_digits"][key]
+        axis.axhline(real["mean"], color="grey", linestyle=":", label="real digits (held-out reference)")
+        axis.axhspan(real["mean"] - real["std"], real["mean"] + real["std"], color="grey", alpha=0.12)
+        axis.set_title(title)
+    for axis, (key, title) in zip(axes.flat[len(PLOTTED):], COSTS):
+        for arm in results["arms"].values():
+            rows = [r for r in arm["rows"] if r[key] > 0]  # a plain KSampler scores nothing
             axis.plot([r["mean_nfes"] for r in rows], [r[key] for r in rows], marker="o", label=arm["label"])
-        axis.axhline(results["real_digits"][key], color="grey", linestyle=":", label="real digits")
+        axis.set_yscale("log")
+        axis.set_title(title)
+    for axis in axes.flat[: len(PLOTTED) + len(COSTS)]:
         axis.set_xscale("log", base=2)
         axis.set_xlabel(f"NFEs per sample ({PLAIN_IMAGE_NFES} = one {STEPS}-step image)")
-        axis.set_title(title)
         axis.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=8)
-    figure.suptitle("Inference-time scaling in miniature: demo digit model, 10 digits × seeds per point")
+    figure.suptitle(f"Inference-time scaling in miniature: demo digit model, {results['settings']['samples_per_digit']} "
+                    f"samples per digit × {seed_sets} seed sets; error bars: ± one standard deviation across seed sets")
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
+    figure.savefig(path, dpi=80)
 
 
-def save_samples(samples: dict[str, torch.Tensor], labels: dict[str, str], seeds: int, path: Path) -> None:
-    """One row of images per arm (its largest budget): the first seed of every digit."""
+def save_samples(images: dict[str, torch.Tensor], labels: dict[str, str], samples: int, digits: int, path: Path) -> None:
+    """One row of images per arm (its largest budget) and the real digits: the first sample of every digit in seed set 0."""
     from PIL import Image, ImageDraw
 
     from headless.demo_grid import enlarged
 
     scale, label_width = 4, 330
-    names = list(samples)
-    first_seed = slice(None, None, seeds)
-    width = 16 * scale * 10
+    names = list(images)
+    width = 16 * scale * digits
     sheet = Image.new("RGB", (label_width + width, len(names) * (16 * scale + 6)), "white")
     draw = ImageDraw.Draw(sheet)
     for row, name in enumerate(names):
-        images = samples[name][first_seed]
+        first_samples = images[name][: samples * digits : samples]
         y = row * (16 * scale + 6)
-        draw.text((4, y + 24), labels[name], fill=(0, 0, 0))
-        for column, image in enumerate(images):
+        draw.text((4, y + 24), labels.get(name, "real digits (held-out reference)"), fill=(0, 0, 0))
+        for column, image in enumerate(first_samples):
             sheet.paste(enlarged(image, scale), (label_width + column * 16 * scale, y))
     sheet.save(path)
 
@@ -261,29 +421,33 @@ def overhead_figures(repeats: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="samples per digit for every arm and budget")
+    parser.add_argument("--seed-sets", type=int, default=3, help="independent seed sets (the spread is taken across them)")
+    parser.add_argument("--samples", type=int, default=5, help="samples per digit in each seed set, for every arm and budget")
     parser.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
-    parser.add_argument("--overhead-repeats", type=int, default=3)
+    parser.add_argument("--overhead-repeats", type=int, default=3, help="0 skips the overhead figures")
     parser.add_argument("--output", type=Path, default=RESULTS / "digits_study.json")
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
-    results = run_study(list(range(10)), args.seeds, tuple(args.budgets))
-    samples = results.pop("samples")
-    results["overhead"] = overhead_figures(args.overhead_repeats)
+    executor = start_comfyui()
+    run = run_study(list(range(10)), args.samples, args.seed_sets, tuple(args.budgets), executor)
     results = {
         "command": "python -m bench.digits_study " + " ".join(sys.argv[1:]),
         "settings": {"steps": STEPS, "cfg": CFG, "sampler": SAMPLER, "scheduler": SCHEDULER, "digits": 10,
-                     "seeds_per_digit": args.seeds, "plain_image_nfes": PLAIN_IMAGE_NFES},
+                     "seed_sets": args.seed_sets, "samples_per_digit": args.samples, "plain_image_nfes": PLAIN_IMAGE_NFES,
+                     "sample_seed": f"derive_seed({STUDY_SEED}, seed_set, digit, sample)",
+                     "spread": "std: sample standard deviation (n - 1) across seed sets; min, max, per_set beside it"},
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
                     "torch": torch.__version__, "threads": torch.get_num_threads()},
-        **results,
-        "seconds": round(time.perf_counter() - started, 1),
+        **run.results,
     }
+    if args.overhead_repeats:
+        results["overhead"] = overhead_figures(args.overhead_repeats)
+    results["seconds"] = round(time.perf_counter() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, args.output.with_suffix(".png"))
-    save_samples(samples, {name: arm["label"] for name, arm in results["arms"].items()}, args.seeds,
+    save_samples(run.images, {name: arm["label"] for name, arm in results["arms"].items()}, args.samples, 10,
                  args.output.with_name(args.output.stem + "_samples.png"))
     print(f"wrote {args.output} and its plots ({results['seconds']:.0f} s)")
 

@@ -1,7 +1,15 @@
-"""scikit-learn's bundled digits as the demo model's training data: 16×16 dark ink on white, in -1..1.
+"""scikit-learn's bundled digits as the demo model's data: 16×16 dark ink on white, in -1..1.
 
-The split is fixed by a seed: the diffusion model and both classifiers train on ``train``; ``held_out``
-gives the evaluation classifier's reference statistics and the classifiers' accuracies.
+The 1,797 digits are split once, in a fixed order (``SPLIT_SEED``, whatever seed the models train
+with), into three disjoint parts:
+
+- ``reference`` (20%): held out from everything; the study's real digits and the evaluation
+  classifier's reference statistics, and where the classifiers' accuracies are measured;
+- ``verifier_train`` and ``evaluator_train`` (40% each): the supervised verifier and the evaluation
+  classifier learn from different digits, so the evaluator never judges samples by what the verifier
+  was taught.
+
+The diffusion model trains on both training parts (``diffusion_train``), never on the reference.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import torch.nn.functional as F
 
 IMAGE_SIZE = 16
 NUM_CLASSES = 10
-HELD_OUT_FRACTION = 0.2
+REFERENCE_FRACTION = 0.2
+SPLIT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -22,21 +31,42 @@ class DigitSplit:
     """``[N, 1, 16, 16]`` in -1..1 (-1 = ink, 1 = paper)."""
     labels: torch.Tensor
     """``[N]`` int64 digits."""
+    indices: torch.Tensor
+    """``[N]`` rows of scikit-learn's ``load_digits()`` these digits are."""
 
 
-def load_digits_split(seed: int = 0) -> tuple[DigitSplit, DigitSplit]:
-    """(train, held_out): a stratified-free random split of the 1,797 digits, the same for a seed."""
+@dataclass(frozen=True)
+class DigitParts:
+    verifier_train: DigitSplit
+    evaluator_train: DigitSplit
+    reference: DigitSplit
+    diffusion_train: DigitSplit
+    """``verifier_train`` and ``evaluator_train`` together."""
+
+
+def _bundled_digits() -> tuple[torch.Tensor, torch.Tensor]:
     from sklearn.datasets import load_digits
 
     data = load_digits()
     ink = torch.tensor(data.images, dtype=torch.float32).unsqueeze(1) / 16.0
     images = F.interpolate(ink, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)
-    images = (1.0 - 2.0 * images).clamp(-1.0, 1.0)
-    labels = torch.tensor(data.target, dtype=torch.int64)
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    held_out_count = int(len(labels) * HELD_OUT_FRACTION)
-    held_out, train = order[:held_out_count], order[held_out_count:]
-    return DigitSplit(images[train], labels[train]), DigitSplit(images[held_out], labels[held_out])
+    return (1.0 - 2.0 * images).clamp(-1.0, 1.0), torch.tensor(data.target, dtype=torch.int64)
+
+
+def load_digit_parts() -> DigitParts:
+    """The fixed three-way split (the same on every call and machine)."""
+    images, labels = _bundled_digits()
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    reference_count = int(len(labels) * REFERENCE_FRACTION)
+    reference, training = order[:reference_count], order[reference_count:]
+
+    def part(rows: torch.Tensor) -> DigitSplit:
+        return DigitSplit(images[rows], labels[rows], rows)
+
+    return DigitParts(
+        verifier_train=part(training[0::2]), evaluator_train=part(training[1::2]),
+        reference=part(reference), diffusion_train=part(training),
+    )
 
 
 def to_rgb_unit(images: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,11 @@
 """Train the demo digit model and its two classifiers from a seed: ``python -m demo_model.train``.
 
+Each learns from its own part of the fixed split (:func:`demo_model.digits.load_digit_parts`): the
+verifier classifier from ``verifier_train``, the evaluation classifier from ``evaluator_train``, the
+diffusion UNet from both; none sees ``reference``, where the classifiers' accuracies are measured.
 Writes ``demo_model/weights/``: the diffusion UNet (EMA weights), the verifier classifier, the
-evaluation classifier and ``training.json`` (settings, losses, held-out accuracies, seconds). About
-15 minutes on 2 CPU cores; the same seed and thread count give the same weights.
+evaluation classifier and ``training.json`` (settings, part sizes, losses, reference accuracies,
+seconds). About 20 minutes on 2 CPU cores; the same seed and thread count give the same weights.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from . import EVALUATOR_FILE, UNET_FILE, VERIFIER_FILE, WEIGHTS_DIR
-from .digits import NUM_CLASSES, DigitSplit, load_digits_split
+from .digits import NUM_CLASSES, SPLIT_SEED, DigitParts, DigitSplit, load_digit_parts
+
 LABEL_DROPOUT = 0.1
 EMA_DECAY = 0.999
 
@@ -100,7 +104,7 @@ def train_unet(train: DigitSplit, steps: int, batch_size: int, seed: int) -> tup
     return ema.eval(), losses
 
 
-def train_classifier(train: DigitSplit, held_out: DigitSplit, width: int, epochs: int, seed: int):
+def train_classifier(train: DigitSplit, reference: DigitSplit, width: int, epochs: int, seed: int):
     from verifiers.digit_classifier import DigitClassifier
 
     torch.manual_seed(seed)
@@ -117,8 +121,35 @@ def train_classifier(train: DigitSplit, held_out: DigitSplit, width: int, epochs
             optimizer.step()
     classifier.eval()
     with torch.no_grad():
-        accuracy = (classifier(held_out.images).argmax(dim=1) == held_out.labels).float().mean().item()
+        accuracy = (classifier(reference.images).argmax(dim=1) == reference.labels).float().mean().item()
     return classifier, accuracy
+
+
+def train_and_save(parts: DigitParts, output: Path, seed: int, steps: int, batch_size: int, classifier_epochs: int) -> dict:
+    """Train each network on its own part of the split and save it in ``output``; returns the report's figures."""
+    from safetensors.torch import save_file
+
+    from verifiers.digit_classifier import save_digit_classifier
+
+    output.mkdir(parents=True, exist_ok=True)
+    verifier, verifier_accuracy = train_classifier(
+        parts.verifier_train, parts.reference, width=16, epochs=classifier_epochs, seed=seed + 1
+    )
+    save_digit_classifier(verifier, output / VERIFIER_FILE)
+    evaluator, evaluator_accuracy = train_classifier(
+        parts.evaluator_train, parts.reference, width=32, epochs=classifier_epochs, seed=seed + 2
+    )
+    save_digit_classifier(evaluator, output / EVALUATOR_FILE)
+    print(f"classifiers: verifier {verifier_accuracy:.3f}, evaluator {evaluator_accuracy:.3f} reference accuracy", flush=True)
+    unet, losses = train_unet(parts.diffusion_train, steps, batch_size, seed)
+    save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, str(output / UNET_FILE))
+    return {
+        "split_seed": SPLIT_SEED, "verifier_train_images": len(parts.verifier_train.labels),
+        "evaluator_train_images": len(parts.evaluator_train.labels), "diffusion_train_images": len(parts.diffusion_train.labels),
+        "reference_images": len(parts.reference.labels),
+        "verifier_reference_accuracy": verifier_accuracy, "evaluator_reference_accuracy": evaluator_accuracy,
+        "unet_final_loss_mean_last_250": sum(losses[-250:]) / len(losses[-250:]),
+    }
 
 
 def main() -> None:
@@ -133,26 +164,12 @@ def main() -> None:
     from headless import comfy_env
 
     comfy_env.import_comfyui(Path(tempfile.mkdtemp(prefix="noise-search-train-")))
-    from safetensors.torch import save_file
-
-    from verifiers.digit_classifier import save_digit_classifier
-
     started = time.perf_counter()
-    train, held_out = load_digits_split(args.seed)
-    args.output.mkdir(parents=True, exist_ok=True)
-    verifier, verifier_accuracy = train_classifier(train, held_out, width=16, epochs=args.classifier_epochs, seed=args.seed + 1)
-    save_digit_classifier(verifier, args.output / VERIFIER_FILE)
-    evaluator, evaluator_accuracy = train_classifier(train, held_out, width=32, epochs=args.classifier_epochs, seed=args.seed + 2)
-    save_digit_classifier(evaluator, args.output / EVALUATOR_FILE)
-    print(f"classifiers: verifier {verifier_accuracy:.3f}, evaluator {evaluator_accuracy:.3f} held-out accuracy", flush=True)
-    unet, losses = train_unet(train, args.steps, args.batch_size, args.seed)
-    save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, str(args.output / UNET_FILE))
+    figures = train_and_save(load_digit_parts(), args.output, args.seed, args.steps, args.batch_size, args.classifier_epochs)
     report = {
         "command": f"python -m demo_model.train --seed {args.seed} --steps {args.steps} --batch-size {args.batch_size} "
         f"--classifier-epochs {args.classifier_epochs}",
-        "train_images": len(train.labels), "held_out_images": len(held_out.labels),
-        "verifier_held_out_accuracy": verifier_accuracy, "evaluator_held_out_accuracy": evaluator_accuracy,
-        "unet_final_loss_mean_last_250": sum(losses[-250:]) / len(losses[-250:]),
+        **figures,
         "seconds": round(time.perf_counter() - started, 1), "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
     (args.output / "training.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -34,9 +34,16 @@ class PathsSearch:
     ``num_paths`` noises (seeds ``base_seed + p``) are sampled to step ``start_step``. Each round, every
     path is re-noised back ``forward_steps`` steps with ``branches`` fresh noises, each branch is sampled
     ``backward_steps`` steps forward (so a round advances ``backward_steps - forward_steps`` steps), the
-    branches are scored on their x0 predictions (free: the last model call already made them) and the
-    top ``num_paths`` are kept. At the end of the schedule the best finished sample wins. An NFE budget
-    lowers the branches per path to what fits (the rounds are fixed by the schedule).
+    branches are scored on their x0 predictions and the top ``num_paths`` are kept. At the end of the
+    schedule the best finished sample wins. An NFE budget lowers the branches per path to what fits
+    (the rounds are fixed by the schedule).
+
+    Which x0 prediction is scored: the one the segment's last model evaluation made, i.e. at the start
+    of the segment's last step, at the noise level one step above the branch's stopping point (for
+    Euler, the prediction that step moved along). It is one step stale but free: no NFE is spent on
+    scoring. The paper scores each branch where it stops, at its stopping noise level; that costs one
+    more model evaluation per branch and round, which this implementation does not spend. A round's
+    last branches (ending at the schedule's end) are scored on the finished samples themselves.
     """
 
     num_paths: int = 2

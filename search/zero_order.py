@@ -21,15 +21,24 @@ NEIGHBOUR_DIRECTION, NEIGHBOUR_SAMPLER, FRESH_PIVOT = 1, 2, 3
 
 @dataclass(frozen=True)
 class ZeroOrderSearch:
-    """The paper's zero-order search, with the fixes its peers lack.
+    """The paper's zero-order search, with accept-if-better and a fresh pivot on a rejected round.
 
     Round 0 samples and scores the pivot (seed ``base_seed``, i.e. what a plain sampler gives). Each of
     ``iterations`` rounds samples ``num_neighbours`` neighbours at ``angle`` radians from the pivot on
     the noise sphere; the best becomes the pivot if it beats the pivot's (cached, never re-sampled)
     score. A round where no neighbour improves is rejected and a fresh random pivot is drawn for the
-    next round, as the paper's authors did, so the search cannot sit at a fixed point. Every draw comes from a seed derived
-    from ``base_seed``, so runs are reproducible; the result is the best candidate ever scored, never
-    worse than the first pivot.
+    next round, so the search cannot sit at a fixed point. Every draw comes from a seed derived from
+    ``base_seed``, so runs are reproducible; the result is the best candidate ever scored, never worse
+    than the first pivot.
+
+    Where the rejection rule comes from: not from the paper (arXiv 2501.09732), whose zero-order search
+    continues each iteration from the best of the pivot's N neighbours (its Fig. 2). Accept-if-better
+    with a fresh random pivot after a rejected round is what the public re-implementation
+    ``sayakpaul/tt-scale-flux`` does: zero-order search came in its PR #14 (February 2025), which its
+    README thanks the paper's first author, Willis Ma, for reviewing (its neighbour sampler is credited
+    to him in the code), and the README documents the rule: a round whose neighbours do not improve is
+    rejected and the next starts from a new base noise. That code re-samples and re-scores the pivot
+    with its neighbours every round; here the pivot's score is cached.
     """
 
     num_neighbours: int = 4
