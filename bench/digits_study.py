@@ -276,15 +276,14 @@ class Evaluation:
 
 def start_comfyui() -> Any:
     """A ComfyUI on the CPU with this pack loaded, and an executor that caches nothing between runs."""
-    from headless import comfy_env
+    from headless import comfy_env, workflow_runner
 
     nodes = comfy_env.import_comfyui(Path(tempfile.mkdtemp(prefix="noise-search-study-")))
     comfy_env.load_pack(nodes)
     import comfy.utils
-    import execution
 
     comfy.utils.PROGRESS_BAR_ENABLED = False  # thousands of sampler runs: no console bars
-    return execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
+    return workflow_runner.new_executor()
 
 
 @dataclass
