@@ -178,7 +178,7 @@ def test_missing_weights_of_a_two_file_loader_are_one_error_naming_the_missing_f
     message = failed.value.data["exception_message"].strip()
     assert message.startswith("Load DINOv2 Class-Logit Verifier (Noise Search): verifier weights "
                               "'dinov2_vitb14_linear_head.pth' not found")
-    assert "facebookresearch/dinov2" in message and "turn on download" in message
+    assert "facebookresearch/dinov2" in message and "The pack does not download it: no published checksum" in message
 
 
 def test_weights_that_cannot_be_read_name_the_loader_the_file_and_the_fix(comfyui, verifiers_folder, single_checkpoint_file):
