@@ -21,6 +21,7 @@ Progress = Callable[[int, int], None]
 OPEN_CLIP, AESTHETIC_HEAD = "open_clip", "aesthetic head"
 IMAGE_REWARD, BERT_TOKENIZER = "ImageReward", "BERT tokenizer"
 DINOV2_BACKBONE, DINOV2_HEAD = "DINOv2 backbone", "DINOv2 linear head"
+PICK_SCORE, CLIP_PROCESSOR, HPS_V2 = "PickScore", "CLIP processor", "HPSv2"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ KNOWN_SOURCES: dict[str, WeightSource] = {
         ("dinov2_vitb14_linear_head.pth",
          "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_linear_head.pth"),
     )),
+    "PickScore_v1": hub_folder(PICK_SCORE, "yuvalkirstain/PickScore_v1", ("config.json", "model.safetensors"), "PickScore_v1"),
+    "CLIP-ViT-H-14-laion2B-s32B-b79K": hub_folder(CLIP_PROCESSOR, "laion/CLIP-ViT-H-14-laion2B-s32B-b79K", (
+        "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+        "merges.txt",
+    ), "CLIP-ViT-H-14-laion2B-s32B-b79K"),
+    "HPSv2.1": hub_folder(HPS_V2, "xswu/HPSv2", ("HPS_v2.1_compressed.pt",), "HPSv2.1"),
 }
 
 
