@@ -449,4 +449,121 @@ def write_tiny_qwen_vl(folder: Path, family: str = "qwen2_5_vl", seed: int = 0) 
         video_processor.save_pretrained(str(folder))
     template = TINY_QWEN2_5_VL_TEMPLATE if family == "qwen2_5_vl" else TINY_QWEN3_VL_TEMPLATE
     (folder / "chat_template.json").write_text(json.dumps({"chat_template": template}, indent=2))
+TINY_PICK_SCORE_FOLDER = "noise_search_tiny_pick_score"
+TINY_CLIP_PROCESSOR_FOLDER = "noise_search_tiny_clip_processor"
+CLIP_H_PREPROCESSOR_CONFIG = {
+    "crop_size": 224, "do_center_crop": True, "do_normalize": True, "do_resize": True,
+    "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3, "size": 224,
+}
+"""laion/CLIP-ViT-H-14-laion2B-s32B-b79K's preprocessor_config.json (its older form: sizes as plain ints)."""
+CLIP_TOKENIZER_CONFIG = {
+    "unk_token": "<|endoftext|>", "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+    "pad_token": "<|endoftext|>", "add_prefix_space": False, "errors": "replace", "do_lower_case": True,
+    "model_max_length": 77, "tokenizer_class": "CLIPTokenizer",
+}
+TINY_CLIP_WORDS = ("a", "an", "the", "of", "on", "in", "with", "and", "photo", "painting", "red", "green", "blue",
+                   "apple", "cat", "dog", "table", "tree", "house", "sky", "big", "small")
+
+
+def tiny_clip_bpe(words: tuple[str, ...] = TINY_CLIP_WORDS) -> tuple[dict[str, int], list[str]]:
+    """A byte-level BPE vocabulary and merges in CLIP's layout: the 256 byte symbols, the same with ``</w>``, one
+    merged token per merge (here: enough to spell ``words`` whole), then ``<|startoftext|>`` and ``<|endoftext|>``."""
+    from tokenizers import pre_tokenizers
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {symbol: index for index, symbol in enumerate(alphabet + [symbol + "</w>" for symbol in alphabet])}
+    merges: list[str] = []
+    for word in words:
+        pieces = [*word[:-1], word[-1] + "</w>"]
+        while len(pieces) > 1:
+            merged = pieces[0] + pieces[1]
+            if merged not in vocab:
+                merges.append(f"{pieces[0]} {pieces[1]}")
+                vocab[merged] = len(vocab)
+            pieces = [merged, *pieces[2:]]
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    return vocab, merges
+
+
+def write_tiny_clip_processor(folder: Path) -> Path:
+    """A CLIP processor folder with the files of laion/CLIP-ViT-H-14-laion2B-s32B-b79K's: preprocessor_config.json,
+    vocab.json, merges.txt, tokenizer.json, tokenizer_config.json and special_tokens_map.json, with a tiny vocabulary."""
+    from transformers import AutoTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab, merges = tiny_clip_bpe()
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    (folder / "tokenizer_config.json").write_text(json.dumps(CLIP_TOKENIZER_CONFIG, indent=2))
+    special = ("unk_token", "bos_token", "eos_token", "pad_token")
+    (folder / "special_tokens_map.json").write_text(json.dumps({key: CLIP_TOKENIZER_CONFIG[key] for key in special}))
+    AutoTokenizer.from_pretrained(str(folder), local_files_only=True).backend_tokenizer.save(str(folder / "tokenizer.json"))
+    (folder / "preprocessor_config.json").write_text(json.dumps(CLIP_H_PREPROCESSOR_CONFIG, indent=2))
+    return folder
+
+
+def write_tiny_pick_score(model_folder: Path, processor_folder: Path, seed: int = 0) -> tuple[Path, Path]:
+    """A tiny PickScore as released: a transformers CLIPModel folder (config.json + model.safetensors) beside a CLIP
+    processor folder. The vision tower takes 224 px images (as released) so the real resize and crop run; the logit
+    scale is log(100), not CLIP's initial log(1/0.07), so a score that ignores it shows."""
+    from transformers import CLIPConfig, CLIPModel
+
+    write_tiny_clip_processor(processor_folder)
+    vocab, _ = tiny_clip_bpe()
+    text = {"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "max_position_embeddings": 77, "hidden_act": "gelu",
+            "bos_token_id": vocab["<|startoftext|>"], "eos_token_id": vocab["<|endoftext|>"],
+            "pad_token_id": vocab["<|endoftext|>"]}
+    vision = {"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "image_size": 224, "patch_size": 32, "hidden_act": "gelu"}
+    torch.manual_seed(seed)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():  # biases and norms random too: a misplaced one shows
+            if parameter.ndim == 1 and name != "logit_scale":
+                parameter.add_(0.1 * torch.randn(parameter.shape, generator=generator))
+        model.logit_scale.fill_(math.log(100.0))
+    model.save_pretrained(str(model_folder), safe_serialization=True)
+    return model_folder, processor_folder
+
+
+TINY_HPS_V2_FOLDER = "noise_search_tiny_hps_v2"
+HPS_V2_CHECKPOINT = "HPS_v2.1_compressed.pt"
+TINY_HPS_V2_MODEL_CONFIG = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 224, "layers": 2, "width": 48, "head_width": 24, "patch_size": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+}
+"""ViT-H-14's open_clip config shrunk in width and depth: 224 px images (as released) so the real resize and padding
+run, and the real 49408-token vocabulary and 77-token context so the real tokenizer's ids fit."""
+
+
+def write_tiny_hps_v2(folder: Path, seed: int = 0) -> Path:
+    """A tiny HPSv2.1 as released: ``HPS_v2.1_compressed.pt``, ``{"state_dict": open_clip CLIP state dict}`` (in half
+    precision), plus the ``open_clip_config.json`` that tells the loader its architecture is not ViT-H-14.
+
+    Every weight is random (biases, norms and the class embedding too, so a tensor in the wrong place shows in the
+    scores); the generator is seeded, so the same file comes out every time.
+    """
+    import open_clip
+
+    model = open_clip.CLIP(**TINY_HPS_V2_MODEL_CONFIG)
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, tensor in model.state_dict().items():
+        if key == "logit_scale":
+            value = torch.tensor(math.log(100.0))
+        elif tensor.ndim >= 2:
+            value = torch.randn(tensor.shape, generator=generator) / math.prod(tensor.shape[1:]) ** 0.5
+        elif "ln" in key and key.endswith("weight"):
+            value = 1.0 + 0.1 * torch.randn(tensor.shape, generator=generator)
+        else:
+            value = 0.1 * torch.randn(tensor.shape, generator=generator)
+        state[key] = value.half()
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": state}, str(folder / HPS_V2_CHECKPOINT))
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_HPS_V2_MODEL_CONFIG}, indent=2))
     return folder

@@ -8,8 +8,10 @@ from .algorithm_nodes import PathsSearchNode, RandomSearchNode, ZeroOrderSearchN
 from .demo_model_nodes import DemoDigit, LoadDemoDigitVerifier, LoadDemoModel
 from .dinov2_loader import LoadDINOv2Verifier
 from .ensemble_node import VerifierEnsemble
+from .hps_loader import LoadHPSv2Verifier
 from .image_reward_loader import LoadImageRewardVerifier
 from .models_folder import register_verifiers_folder
+from .pick_score_loader import LoadPickScoreVerifier
 from .replay_node import ReplaySearch, ReplaySearchAdvanced
 from .score_images import ScoreImages
 from .search_sampler import SearchSampler
@@ -38,6 +40,8 @@ NODES: list[type[io.ComfyNode]] = [
     LoadDemoDigitVerifier,
     LoadImageRewardVerifier,
     LoadVLMJudgeVerifier,
+    LoadPickScoreVerifier,
+    LoadHPSv2Verifier,
 ]
 
 

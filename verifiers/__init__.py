@@ -11,6 +11,7 @@ from .aesthetic import AestheticVerifier
 from .clip_score import CLIPScoreVerifier
 from .dinov2_classifier import DINOv2ClassLogitVerifier, load_dinov2_verifier
 from .errors import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
+from .hps_v2 import HPSv2Verifier, load_hps_v2_verifier
 from .image_reward import ImageRewardVerifier, load_image_reward_verifier
 from .open_clip_loading import (
     list_open_clip_weights,
@@ -19,6 +20,7 @@ from .open_clip_loading import (
     load_self_supervised_verifier,
     load_zero_shot_verifier,
 )
+from .pick_score import PickScoreVerifier, load_pick_score_verifier
 from .protocol import Verifier
 from .self_supervised import SelfSupervisedVerifier
 from .zero_shot import CLIPZeroShotVerifier, imagenet_1k_classes
@@ -28,7 +30,9 @@ __all__ = [
     "CLIPScoreVerifier",
     "CLIPZeroShotVerifier",
     "DINOv2ClassLogitVerifier",
+    "HPSv2Verifier",
     "ImageRewardVerifier",
+    "PickScoreVerifier",
     "SelfSupervisedVerifier",
     "Verifier",
     "VerifierConditionError",
@@ -39,7 +43,9 @@ __all__ = [
     "load_clip_score_verifier",
     "imagenet_1k_classes",
     "load_dinov2_verifier",
+    "load_hps_v2_verifier",
     "load_image_reward_verifier",
+    "load_pick_score_verifier",
     "load_self_supervised_verifier",
     "load_zero_shot_verifier",
 ]

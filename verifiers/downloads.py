@@ -37,6 +37,7 @@ CancelCheck = Callable[[], None]
 OPEN_CLIP, AESTHETIC_HEAD = "open_clip", "aesthetic head"
 IMAGE_REWARD, BERT_TOKENIZER = "ImageReward", "BERT tokenizer"
 DINOV2_BACKBONE, DINOV2_HEAD = "DINOv2 backbone", "DINOv2 linear head"
+PICK_SCORE, CLIP_PROCESSOR, HPS_V2 = "PickScore", "CLIP processor", "HPSv2"
 
 
 class DownloadFailed(Exception):
@@ -205,6 +206,16 @@ KNOWN_SOURCES: dict[str, WeightSource] = {
                    "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_linear_head.pth", None, None),),
         "facebookresearch/dinov2's released linear heads",
     ),
+    # No published checksum found for these: known (found locally or in the Hugging Face cache), never downloaded.
+    "PickScore_v1": hub_folder(PICK_SCORE, "yuvalkirstain/PickScore_v1", "main", "MIT",
+                               ("config.json", None, None), ("model.safetensors", None, None)),
+    "CLIP-ViT-H-14-laion2B-s32B-b79K": hub_folder(
+        CLIP_PROCESSOR, "laion/CLIP-ViT-H-14-laion2B-s32B-b79K", "main", "MIT",
+        *((name, None, None) for name in ("preprocessor_config.json", "tokenizer.json", "tokenizer_config.json",
+                                          "special_tokens_map.json", "vocab.json", "merges.txt")),
+    ),
+    "HPSv2.1": hub_folder(HPS_V2, "xswu/HPSv2", "main", "Apache-2.0", ("HPS_v2.1_compressed.pt", None, None),
+                          folder="HPSv2.1"),
 }
 
 VLM_JUDGE = "VLM judge"
