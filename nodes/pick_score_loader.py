@@ -10,8 +10,7 @@ from ..verifiers import load_pick_score_verifier
 from ..verifiers.downloads import CLIP_PROCESSOR, PICK_SCORE
 from ..verifiers.pick_score import PREPROCESSOR_CONFIG
 from .comfy_types import CATEGORY, VerifierSocket
-from .image_reward_loader import folders_holding
-from .models_folder import list_transformers_folders
+from .models_folder import folders_holding, list_transformers_folders
 from .node_errors import reported_as
 from .open_clip_inputs import download_input
 from .verifier_cache import cached_verifier, weights_fingerprint
@@ -44,7 +43,7 @@ class LoadPickScoreVerifier(io.ComfyNode):
                                tooltip="A transformers CLIPModel folder with PickScore's config.json and model.safetensors "
                                "(yuvalkirstain/PickScore_v1, about 3.9 GB) in models/verifiers."),
                 io.Combo.Input("processor",
-                               options=sorted(set(weight_options(CLIP_PROCESSOR)) | folders_holding(PREPROCESSOR_CONFIG)),
+                               options=sorted(set(weight_options(CLIP_PROCESSOR)) | set(folders_holding(PREPROCESSOR_CONFIG))),
                                tooltip="A folder with the CLIP processor PickScore was trained with: preprocessor_config.json "
                                "and the tokenizer files of laion/CLIP-ViT-H-14-laion2B-s32B-b79K (a few MB)."),
                 download_input(),
