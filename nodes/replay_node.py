@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import torch
@@ -12,7 +11,7 @@ from comfy_api.latest import io
 from ..search import replay
 from .advanced_search_sampler import advanced_setup
 from .comfy_types import CATEGORY
-from .node_errors import NodeInputError
+from .replay_checks import check_same_sampling, checked_recipe, parse_report
 from .search_runner import SamplingSetup, latent_like
 from .search_sampler import ksampler_inputs, ksampler_setup
 
@@ -21,36 +20,17 @@ ADVANCED_DISPLAY_NAME = "Replay Noise Search (Advanced)"
 REPORT_INPUT_TOOLTIP = "The report output of a search sampler."
 DESCRIPTION = (
     "Re-makes the winner of a search from its report (random, zero-order or paths), with the same model and "
-    "settings, spending only the winner's NFEs. Bit-for-bit on the CPU when the search ran batch_size 1; "
-    "otherwise equal up to float rounding."
+    "settings, spending only the winner's NFEs. It checks the report against its inputs (latent shape, model "
+    "sampling, sampler, scheduler, steps, cfg, denoise, sigmas) and refuses any difference, naming it. "
+    "Bit-for-bit on the CPU when the search ran batch_size 1; otherwise equal up to float rounding."
 )
 
 
 def replay_report(node_name: str, report: str, setup: SamplingSetup, latent_image: dict[str, Any]) -> io.NodeOutput:
     parsed = parse_report(node_name, report)
-    check_same_schedule(node_name, parsed, setup.sigmas)
-    return io.NodeOutput(latent_like(latent_image, replay(parsed["best_recipe"], setup.denoiser(setup.sigmas))))
-
-
-def parse_report(node_name: str, report: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(report)
-        parsed["best_recipe"], parsed["sampling"]["sigmas"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise NodeInputError(
-            f"{node_name}: report is not a Noise Search report ({error}). Connect the report output of a "
-            "Noise Search Sampler, or paste its text."
-        ) from error
-    return parsed
-
-
-def check_same_schedule(node_name: str, report: dict[str, Any], sigmas: torch.Tensor) -> None:
-    recorded = torch.tensor(report["sampling"]["sigmas"], dtype=torch.float64)
-    if recorded.shape != sigmas.shape or not torch.allclose(recorded, sigmas.double().cpu(), rtol=1e-5, atol=1e-6):
-        raise NodeInputError(
-            f"{node_name}: this node's settings give a different schedule ({len(sigmas) - 1} steps) from the "
-            f"search's ({len(recorded) - 1} steps). Use the search sampler's exact settings."
-        )
+    check_same_sampling(node_name, parsed["sampling"], setup.describe())
+    recipe = checked_recipe(node_name, parsed["best_recipe"], len(setup.sigmas) - 1)
+    return io.NodeOutput(latent_like(latent_image, replay(recipe, setup.denoiser(setup.sigmas))))
 
 
 class ReplaySearch(io.ComfyNode):

@@ -18,6 +18,7 @@ from .comfy_scoring import DecodeAndScore, ManagedVerifier
 from .gallery import ThumbnailRecorder, gallery_ui
 from .node_errors import NodeInputError, reported_as
 from .progress import SearchProgress, node_text_sender
+from .sampling_record import sampling_record
 
 
 @dataclass
@@ -25,6 +26,8 @@ class SamplingSetup:
     """Everything a search samples with, whichever node built it.
 
     ``schedule_for(steps)`` gives the sigma schedule for a smaller step count (``search_steps``).
+    ``settings`` are the KSampler-style node's sampling inputs, recorded for replays (``None`` for the
+    advanced node, whose settings live in its guider, sampler and sigmas).
     """
 
     guider: Any
@@ -35,6 +38,7 @@ class SamplingSetup:
     latent: dict[str, Any]
     samples: torch.Tensor
     base_seed: int
+    settings: dict[str, Any] | None = None
 
     def denoiser(
         self, sigmas: torch.Tensor, on_step: Callable[[torch.Tensor], None] | None = None,
@@ -47,8 +51,8 @@ class SamplingSetup:
         )
 
     def describe(self) -> dict[str, Any]:
-        """What a replay must match: the full schedule and the latent's shape."""
-        return {"sigmas": [round(float(s), 6) for s in self.sigmas], "latent_shape": list(self.samples.shape)}
+        """What a replay must match (see :func:`.sampling_record.sampling_record`)."""
+        return sampling_record(self.guider, self.sampler, self.sigmas, self.samples, self.latent, self.settings)
 
 
 def check_latent(node_name: str, latent: dict[str, Any]) -> torch.Tensor:

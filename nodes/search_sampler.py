@@ -63,6 +63,7 @@ def ksampler_setup(
     return SamplingSetup(
         guider=guider, counter=counter, sampler=comfy.samplers.sampler_object(sampler_name),
         sigmas=schedule_for(steps), schedule_for=schedule_for, latent=latent_image, samples=samples, base_seed=seed,
+        settings={"steps": steps, "cfg": cfg, "sampler_name": sampler_name, "scheduler": scheduler, "denoise": denoise},
     )
 
 

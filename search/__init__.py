@@ -10,7 +10,7 @@ from .errors import NonFiniteScore, SearchConfigError
 from .paths import PathsSearch
 from .protocols import Denoised, Denoiser, NullMonitor, Scorer, SearchMonitor
 from .random_search import RandomSearch
-from .recipes import replay
+from .recipes import RecipeError, replay
 from .result import Candidate, SearchResult
 from .zero_order import ZeroOrderSearch
 
@@ -24,6 +24,7 @@ __all__ = [
     "NullMonitor",
     "PathsSearch",
     "RandomSearch",
+    "RecipeError",
     "Scorer",
     "SearchConfigError",
     "SearchMonitor",
