@@ -20,7 +20,7 @@ from ..verifiers.downloads import (
     WeightSource,
     describe_download,
     fetch,
-    hub_cache_folder,
+    hub_cache_path,
     remove_stale_parts,
 )
 from .models_folder import list_verifier_weights, resolve_verifier_weights, verifier_dirs
@@ -67,7 +67,7 @@ def find_weights(name: str, how_to_get: str) -> Path:
     try:
         path = resolve_verifier_weights(name, missing_message(name, how_to_get))
     except VerifierWeightsMissing:
-        cached = hub_cache_folder(source) if source is not None else None
+        cached = hub_cache_path(source) if source is not None else None
         if cached is None:
             raise
         return cached

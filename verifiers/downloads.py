@@ -100,6 +100,11 @@ class WeightSource:
     def downloadable(self) -> bool:
         return all(file.verifiable for file in self.files)
 
+    @property
+    def single_file(self) -> bool:
+        """One file directly in the verifiers folder (else a folder of files)."""
+        return len(self.files) == 1 and not self.written and "/" not in self.files[0].path
+
     def problems(self, root: Path) -> list[str]:
         """What keeps the source under ``root`` from being complete: missing files and files of another size."""
         found = []
@@ -127,6 +132,14 @@ def hub_folder(kind: str, repo: str, revision: str, licence: str, *files: tuple[
                         f"Hugging Face {repo} at {revision}", repo, revision)
 
 
+def hub_single_file(kind: str, repo: str, revision: str, licence: str, file: tuple[str, int | None, str | None]
+                    ) -> WeightSource:
+    """One file (name, size, sha256) of a Hugging Face repository at a commit, under its own name."""
+    name, size, sha256 = file
+    return WeightSource(kind, licence, (KnownFile(name, f"{HF}/{repo}/resolve/{revision}/{name}", size, sha256),),
+                        f"Hugging Face {repo} at {revision}", repo, revision)
+
+
 def hub_open_clip(repo: str, revision: str, licence: str, weights: tuple[str, int, str], architecture: str,
                   pretrained: str) -> WeightSource:
     """An open_clip model repository's weights at a commit, as a folder named after the repository.
@@ -143,8 +156,9 @@ def hub_open_clip(repo: str, revision: str, licence: str, weights: tuple[str, in
                         f"Hugging Face {repo} at {revision}", repo, revision, (config,))
 
 
-def hub_cache_folder(source: WeightSource) -> Path | None:
-    """The snapshot folder holding all of a source's files in the local Hugging Face cache, if one does.
+def hub_cache_path(source: WeightSource) -> Path | None:
+    """The source in the local Hugging Face cache, if it is there: the snapshot folder holding all its files
+    (the cached file itself for a single-file source).
 
     The pinned revision is looked for first, then the cache's main; a file counts only at its known size.
     """
@@ -160,6 +174,8 @@ def hub_cache_folder(source: WeightSource) -> Path | None:
             continue
         if any(size is not None and os.path.getsize(path) != size for path, (_, size) in zip(found, wanted)):
             continue
+        if source.single_file:
+            return Path(found[0])
         folders = {Path(path).parent for path in found}
         if len(folders) == 1:
             return folders.pop()

@@ -26,8 +26,9 @@ from verifiers.downloads import (
     WeightSource,
     describe_download,
     fetch,
-    hub_cache_folder,
+    hub_cache_path,
     hub_open_clip,
+    hub_single_file,
     remove_stale_parts,
 )
 from verifiers.open_clip_loading import hub_sources
@@ -273,9 +274,16 @@ def test_the_hub_cache_counts_only_when_its_files_have_their_known_sizes(hub_cac
     weights = snapshot / "open_clip_model.safetensors"
     source = hub_open_clip("noise-search/tiny-clip", "0" * 40, "MIT", ("open_clip_model.safetensors", weights.stat().st_size,
                            "0" * 64), "ViT-B-32", "laion2b_s34b_b79k")
-    assert hub_cache_folder(source) == snapshot
+    assert hub_cache_path(source) == snapshot
     weights.write_bytes(weights.read_bytes()[:1024])
-    assert hub_cache_folder(source) is None
+    assert hub_cache_path(source) is None
+
+
+def test_a_single_file_source_in_the_hub_cache_is_the_file_itself(hub_cache):
+    head = cached_snapshot(hub_cache, "noise-search/tiny-head") / "head.pth"
+    head.write_bytes(b"weights")
+    source = hub_single_file("aesthetic head", "noise-search/tiny-head", "0" * 40, "MIT", ("head.pth", 7, "0" * 64))
+    assert source.single_file and hub_cache_path(source) == head
 
 
 def hub_architectures() -> dict[str, list[str]]:
