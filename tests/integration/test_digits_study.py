@@ -10,9 +10,9 @@ from bench.digits_study import ARMS, METRICS, run_study, shared_seeds
 
 @pytest.fixture(scope="module")
 def study(comfyui):
-    import execution
+    from headless.workflow_runner import new_executor
 
-    executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
+    executor = new_executor()
     return run_study(digits=[0, 7], samples=2, seed_sets=2, budgets=(20, 80), executor=executor)
 
 
