@@ -449,6 +449,9 @@ def write_tiny_qwen_vl(folder: Path, family: str = "qwen2_5_vl", seed: int = 0) 
         video_processor.save_pretrained(str(folder))
     template = TINY_QWEN2_5_VL_TEMPLATE if family == "qwen2_5_vl" else TINY_QWEN3_VL_TEMPLATE
     (folder / "chat_template.json").write_text(json.dumps({"chat_template": template}, indent=2))
+    return folder
+
+
 TINY_PICK_SCORE_FOLDER = "noise_search_tiny_pick_score"
 TINY_CLIP_PROCESSOR_FOLDER = "noise_search_tiny_clip_processor"
 CLIP_H_PREPROCESSOR_CONFIG = {
