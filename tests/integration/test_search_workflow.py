@@ -106,7 +106,7 @@ def test_zero_budgets_are_rejected_naming_the_node_and_input(comfyui, search_wor
 def test_missing_verifier_weights_name_the_file_and_where_to_put_it(comfyui, search_workflow):
     prompt = search_workflow()
     prompt["5"]["inputs"]["weights"] = "clip-vit-l-14.safetensors"
-    with pytest.raises(WorkflowInvalid) as error:
+    with pytest.raises(WorkflowFailed) as error:  # raised once, when the loader runs
         comfyui.run(prompt)
     message = str(error.value)
     assert "Load CLIP Score Verifier (Noise Search)" in message
