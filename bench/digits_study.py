@@ -22,9 +22,10 @@ reference statistics leave those digits out, for every row. Rows give the mean a
 (sample standard deviation, min and max) across seed sets, with NFEs, images scored by the verifier,
 verifier calls and wall-clock seconds per sample.
 
-It ends with the overhead figures (``bench/overhead.py`` on the demo model). Writes
-``bench/results/digits_study.json``, ``digits_study.png`` (metrics against NFEs, error bars: ± one
-standard deviation across seed sets) and ``digits_study_samples.png`` (samples at the largest budget).
+It ends with the overhead figures (``bench/overhead.py`` on the demo model; ``--overhead-repeats 0``
+skips them). Writes ``bench/results/digits_study.json``, ``digits_study.png`` (metrics against NFEs,
+error bars: ± one standard deviation across seed sets) and ``digits_study_samples.png`` (samples at the
+largest budget). ``--checkpoint STEM`` keeps every finished row, so an interrupted run resumes there.
 """
 
 from __future__ import annotations
@@ -296,54 +297,76 @@ class StudyRun:
     """Every arm's decoded images at its largest budget, in plan order."""
 
 
+def run_row(arm: Arm, budget: int, plan: list[SamplePlan], executor: Any, vae: Any, evaluation: Evaluation,
+            seed_sets: int) -> tuple[dict[str, Any], list[Sample], torch.Tensor]:
+    """One arm at one budget: its samples, checked for shared seeds, decoded and evaluated per seed set."""
+    inputs = arm.nodes(budget)
+    started = time.perf_counter()
+    arm_samples = sample_arm(arm, inputs, plan, executor)
+    shared = shared_seeds(arm_samples)
+    if any(shared.values()):
+        raise RuntimeError(f"{arm.name} at {budget} NFEs: samples share seeds {shared}")
+    decoded = vae.decode(torch.cat([s.latent for s in arm_samples]))
+    per_set = []
+    for k in range(seed_sets):
+        rows_of_set = [i for i, s in enumerate(arm_samples) if s.plan.seed_set == k]
+        requested = torch.tensor([arm_samples[i].plan.digit for i in rows_of_set])
+        per_set.append(evaluation.metrics(decoded[rows_of_set], requested, k))
+    count = len(arm_samples)
+    row = {
+        "budget": budget, "inputs": inputs,
+        "mean_nfes": sum(s.nfes for s in arm_samples) / count,
+        "verifier_images_per_sample": sum(s.verifier_images for s in arm_samples) / count,
+        "verifier_calls_per_sample": sum(s.verifier_calls for s in arm_samples) / count,
+        "seconds_per_sample": sum(s.seconds for s in arm_samples) / count,
+        "cpu_seconds_per_sample": sum(s.cpu_seconds for s in arm_samples) / count,
+        "distinct_seeds": len(set().union(*(s.seeds for s in arm_samples))),
+        "metrics": {key: spread([m[key] for m in per_set]) for key in METRICS},
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    metrics = "  ".join(f"{key} {row['metrics'][key]['mean']:.3f}±{row['metrics'][key]['std']:.3f}" for key in METRICS)
+    print(f"{arm.name:>24} budget {budget:4d}: NFEs {row['mean_nfes']:.0f}  verifier images "
+          f"{row['verifier_images_per_sample']:.1f}  s/sample {row['seconds_per_sample']:.3f}  "
+          f"CPU s/sample {row['cpu_seconds_per_sample']:.3f}  {metrics}", flush=True)
+    return row, arm_samples, decoded
+
+
 def run_study(
     digits: list[int], samples: int, seed_sets: int, budgets: tuple[int, ...], executor: Any, arms: tuple[Arm, ...] = ARMS,
+    checkpoint: Path | None = None,
 ) -> StudyRun:
+    """Every arm at every budget it fits. With ``checkpoint`` (a path stem), each finished row is saved there
+    (``.json`` rows, ``.pt`` images) and rows already saved are read back instead of run again."""
     from demo_model.comfy_model import pixel_space_vae
 
+    plan_key = f"{seed_sets} seed sets x {samples} samples of digits {digits}"
+    saved_rows: dict[str, Any] = {"plan": plan_key}
+    images: dict[str, torch.Tensor] = {}
+    if checkpoint and checkpoint.with_suffix(".json").is_file():
+        saved_rows = json.loads(checkpoint.with_suffix(".json").read_text())
+        if saved_rows["plan"] != plan_key:
+            raise ValueError(f"{checkpoint} holds rows of {saved_rows['plan']}, not {plan_key}: use another --checkpoint")
+        images = torch.load(checkpoint.with_suffix(".pt"))
+        print(f"resuming: {len(saved_rows) - 1} rows read from {checkpoint.with_suffix('.json')}", flush=True)
     vae = pixel_space_vae()
     evaluation = Evaluation(digits, samples, seed_sets)
     plan = study_plan(seed_sets, digits, samples)
     real = [evaluation.real_digits(k) for k in range(seed_sets)]
     results: dict[str, Any] = {"real_digits": {key: spread([r[key] for r in real]) for key in METRICS}, "arms": {}}
     made: dict[tuple[str, int], list[Sample]] = {}
-    images: dict[str, torch.Tensor] = {}
     for arm in arms:
         rows = []
         for budget in budgets:
-            inputs = arm.nodes(budget)
-            if inputs is None:
+            if arm.nodes(budget) is None:
                 continue
-            started = time.perf_counter()
-            arm_samples = sample_arm(arm, inputs, plan, executor)
-            shared = shared_seeds(arm_samples)
-            if any(shared.values()):
-                raise RuntimeError(f"{arm.name} at {budget} NFEs: samples share seeds {shared}")
-            decoded = vae.decode(torch.cat([s.latent for s in arm_samples]))
-            per_set = []
-            for k in range(seed_sets):
-                rows_of_set = [i for i, s in enumerate(arm_samples) if s.plan.seed_set == k]
-                requested = torch.tensor([arm_samples[i].plan.digit for i in rows_of_set])
-                per_set.append(evaluation.metrics(decoded[rows_of_set], requested, k))
-            count = len(arm_samples)
-            row = {
-                "budget": budget, "inputs": inputs,
-                "mean_nfes": sum(s.nfes for s in arm_samples) / count,
-                "verifier_images_per_sample": sum(s.verifier_images for s in arm_samples) / count,
-                "verifier_calls_per_sample": sum(s.verifier_calls for s in arm_samples) / count,
-                "seconds_per_sample": sum(s.seconds for s in arm_samples) / count,
-                "cpu_seconds_per_sample": sum(s.cpu_seconds for s in arm_samples) / count,
-                "distinct_seeds": len(set().union(*(s.seeds for s in arm_samples))),
-                "metrics": {key: spread([m[key] for m in per_set]) for key in METRICS},
-                "seconds": round(time.perf_counter() - started, 2),
-            }
-            rows.append(row)
-            made[(arm.name, budget)] = arm_samples
-            images[arm.name] = decoded
-            metrics = "  ".join(f"{key} {row['metrics'][key]['mean']:.3f}±{row['metrics'][key]['std']:.3f}" for key in METRICS)
-            print(f"{arm.name:>24} budget {budget:4d}: NFEs {row['mean_nfes']:.0f}  verifier images "
-                  f"{row['verifier_images_per_sample']:.1f}  s/sample {row['seconds_per_sample']:.3f}  "
-                  f"CPU s/sample {row['cpu_seconds_per_sample']:.3f}  {metrics}", flush=True)
+            key = f"{arm.name}/{budget}"
+            if key not in saved_rows:
+                saved_rows[key], made[(arm.name, budget)], images[arm.name] = run_row(
+                    arm, budget, plan, executor, vae, evaluation, seed_sets)
+                if checkpoint:
+                    torch.save(images, checkpoint.with_suffix(".pt"))
+                    checkpoint.with_suffix(".json").write_text(json.dumps(saved_rows))
+            rows.append(saved_rows[key])
         results["arms"][arm.name] = {"label": arm.label, "verifier": arm.verifier, "rows": rows}
     images["real_digits"] = torch.cat(evaluation.real_images)
     return StudyRun(results, made, images)
@@ -425,11 +448,13 @@ def main() -> None:
     parser.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
     parser.add_argument("--overhead-repeats", type=int, default=3, help="0 skips the overhead figures")
     parser.add_argument("--output", type=Path, default=RESULTS / "digits_study.json")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="path stem where finished rows are kept; a run with the same settings resumes from it")
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
     executor = start_comfyui()
-    run = run_study(list(range(10)), args.samples, args.seed_sets, tuple(args.budgets), executor)
+    run = run_study(list(range(10)), args.samples, args.seed_sets, tuple(args.budgets), executor, checkpoint=args.checkpoint)
     results = {
         "command": "python -m bench.digits_study " + " ".join(sys.argv[1:]),
         "settings": {"steps": STEPS, "cfg": CFG, "sampler": SAMPLER, "scheduler": SCHEDULER, "digits": 10,

@@ -60,3 +60,19 @@ def test_the_plots_and_the_sample_sheet_are_drawn_from_the_results(study, tmp_pa
     assert Image.open(tmp_path / "study.png").size[0] > 800
     sheet = Image.open(tmp_path / "samples.png")
     assert sheet.size == (330 + 2 * 16 * 4, (len(study.results["arms"]) + 1) * (16 * 4 + 6))  # a row per arm + real digits
+
+
+def test_a_checkpointed_study_resumes_without_running_the_rows_it_finished(comfyui, tmp_path):
+    import execution
+
+    executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
+    arms, checkpoint = ARMS[:2], tmp_path / "rows"
+    first = run_study(digits=[3, 5], samples=2, seed_sets=1, budgets=(20,), executor=executor, arms=arms, checkpoint=checkpoint)
+    again = run_study(digits=[3, 5], samples=2, seed_sets=1, budgets=(20, 40), executor=executor, arms=arms,
+                      checkpoint=checkpoint)
+    assert set(again.samples) == {("steps", 40), ("random", 40)}  # only the new budget ran
+    for arm in ("steps", "random"):
+        assert again.results["arms"][arm]["rows"][0] == first.results["arms"][arm]["rows"][0]
+        assert [row["budget"] for row in again.results["arms"][arm]["rows"]] == [20, 40]
+    with pytest.raises(ValueError, match="use another --checkpoint"):
+        run_study(digits=[3, 5], samples=1, seed_sets=1, budgets=(20,), executor=executor, arms=arms, checkpoint=checkpoint)
