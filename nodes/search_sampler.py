@@ -44,6 +44,10 @@ def ksampler_setup(
 ) -> SamplingSetup:
     """Guider, sampler and sigmas exactly as KSampler builds them, with the model's calls counted."""
     samples = comfy.sample.fix_empty_latent_channels(model, check_latent(node_name, latent_image))
+    for input_name, value, options in (("sampler_name", sampler_name, comfy.samplers.KSampler.SAMPLERS),
+                                       ("scheduler", scheduler, comfy.samplers.KSampler.SCHEDULERS)):
+        if value not in options:  # ComfyUI checks dropdowns of V3 nodes only after 0.3.75
+            raise NodeInputError(f"{node_name}: {input_name} '{value}' is not one of this ComfyUI's: {', '.join(options)}.")
     if denoise <= 0.0:
         raise NodeInputError(
             f"{node_name}: denoise is {denoise:g}, so the sampler would run no steps and there is nothing to sample. "

@@ -136,6 +136,19 @@ def test_weights_not_offered_are_refused_once(comfyui, comfyui_checks_v3_combos,
                                   f"Put the file (or folder) at {verifiers_folder / 'nothing-like-this.safetensors'}")
 
 
+@pytest.mark.parametrize("input_name", ["sampler_name", "scheduler"])
+def test_a_sampler_or_scheduler_not_offered_is_refused_once(comfyui, comfyui_checks_v3_combos, input_name):
+    prompt = comfyui.workflow()
+    prompt[SAMPLER]["inputs"][input_name] = "nonsense"
+    if comfyui_checks_v3_combos:
+        errors = validation_errors(comfyui, prompt, SAMPLER)
+        assert [(e["type"], e["extra_info"]["input_name"]) for e in errors] == [("value_not_in_list", input_name)]
+    else:
+        with pytest.raises(WorkflowFailed) as failed:
+            comfyui.run(prompt)
+        assert failed.value.data["exception_message"].startswith(f"Noise Search Sampler: {input_name} 'nonsense' is not one of")
+
+
 def test_no_node_of_the_pack_takes_over_comfyuis_checks_of_a_ranged_or_listed_input(comfyui):
     """ComfyUI skips its min/max and list checks for every input a node's validate_inputs names."""
     for node_id, node_class in comfyui.nodes.NODE_CLASS_MAPPINGS.items():
