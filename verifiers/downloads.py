@@ -95,16 +95,16 @@ def hub_vlm(repo: str, weights: tuple[str, ...]) -> WeightSource:
     return hub_folder(VLM_JUDGE, repo, (*VLM_JUDGE_FILES, *weights), repo.split("/")[-1])
 
 
-def shards(count: int) -> tuple[str, ...]:
+def safetensors_shards(count: int) -> tuple[str, ...]:
     return ("model.safetensors.index.json", *(f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)))
 
 
 KNOWN_SOURCES.update({
     "Qwen3-VL-2B-Instruct": hub_vlm("Qwen/Qwen3-VL-2B-Instruct", ("model.safetensors",)),
-    "Qwen3-VL-4B-Instruct": hub_vlm("Qwen/Qwen3-VL-4B-Instruct", shards(2)),
-    "Qwen3-VL-8B-Instruct": hub_vlm("Qwen/Qwen3-VL-8B-Instruct", shards(4)),
-    "Qwen2.5-VL-3B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-3B-Instruct", shards(2)),
-    "Qwen2.5-VL-7B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-7B-Instruct", shards(5)),
+    "Qwen3-VL-4B-Instruct": hub_vlm("Qwen/Qwen3-VL-4B-Instruct", safetensors_shards(2)),
+    "Qwen3-VL-8B-Instruct": hub_vlm("Qwen/Qwen3-VL-8B-Instruct", safetensors_shards(4)),
+    "Qwen2.5-VL-3B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-3B-Instruct", safetensors_shards(2)),
+    "Qwen2.5-VL-7B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-7B-Instruct", safetensors_shards(5)),
 })
 
 
