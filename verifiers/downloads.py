@@ -249,16 +249,16 @@ def hub_vlm(repo: str, licence: str, weights: tuple[str, ...]) -> WeightSource:
     return hub_folder(VLM_JUDGE, repo, "main", licence, *((name, None, None) for name in (*VLM_JUDGE_FILES, *weights)))
 
 
-def shards(count: int) -> tuple[str, ...]:
+def safetensors_shards(count: int) -> tuple[str, ...]:
     return ("model.safetensors.index.json", *(f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)))
 
 
 KNOWN_SOURCES.update({
     "Qwen3-VL-2B-Instruct": hub_vlm("Qwen/Qwen3-VL-2B-Instruct", "Apache-2.0", ("model.safetensors",)),
-    "Qwen3-VL-4B-Instruct": hub_vlm("Qwen/Qwen3-VL-4B-Instruct", "Apache-2.0", shards(2)),
-    "Qwen3-VL-8B-Instruct": hub_vlm("Qwen/Qwen3-VL-8B-Instruct", "Apache-2.0", shards(4)),
-    "Qwen2.5-VL-3B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen Research License", shards(2)),
-    "Qwen2.5-VL-7B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-7B-Instruct", "Apache-2.0", shards(5)),
+    "Qwen3-VL-4B-Instruct": hub_vlm("Qwen/Qwen3-VL-4B-Instruct", "Apache-2.0", safetensors_shards(2)),
+    "Qwen3-VL-8B-Instruct": hub_vlm("Qwen/Qwen3-VL-8B-Instruct", "Apache-2.0", safetensors_shards(4)),
+    "Qwen2.5-VL-3B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen Research License", safetensors_shards(2)),
+    "Qwen2.5-VL-7B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-7B-Instruct", "Apache-2.0", safetensors_shards(5)),
 })
 
 
