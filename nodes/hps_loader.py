@@ -18,6 +18,7 @@ from .weights import ensure_weights, weight_options
 
 DISPLAY_NAME = "Load HPSv2.1 Verifier (Noise Search)"
 CHECKPOINT_PATTERN = "HPS_v2*.pt"
+RELEASED_CHECKPOINT = "HPS_v2.1_compressed.pt"
 HOW_TO_GET = (
     "Use HPS_v2.1_compressed.pt (or v2.0's HPS_v2_compressed.pt) from the Hugging Face repository xswu/HPSv2, in a "
     "folder (e.g. models/verifiers/HPSv2.1/) or as the file itself."
@@ -25,26 +26,30 @@ HOW_TO_GET = (
 
 
 def hps_choices() -> set[str]:
-    """HPS checkpoints in the verifiers folders: each file, and each folder holding exactly one."""
+    """HPS checkpoints in the verifiers folders: each file, and each folder holding them."""
     found: set[str] = set()
     for root in verifier_dirs():
         if not root.is_dir():
             continue
         for path in root.rglob(CHECKPOINT_PATTERN):
             found.add(path.relative_to(root).as_posix())
-            if path.parent != root and len(list(path.parent.glob(CHECKPOINT_PATTERN))) == 1:
+            if path.parent != root:
                 found.add(path.parent.relative_to(root).as_posix())
     return found
 
 
 def hps_checkpoint(path: Path) -> Path:
-    """The checkpoint itself, for a file or a folder holding one."""
+    """The checkpoint itself, for a file or a folder: its HPS_v2.1_compressed.pt, else its only HPS_v2*.pt (a Hugging
+    Face cache folder of xswu/HPSv2 may hold v2.0's checkpoint beside v2.1's)."""
     if path.is_file():
         return path
+    if (path / RELEASED_CHECKPOINT).is_file():
+        return path / RELEASED_CHECKPOINT
     checkpoints = sorted(path.glob(CHECKPOINT_PATTERN))
     if len(checkpoints) != 1:
         found = f"{len(checkpoints)} ({', '.join(c.name for c in checkpoints)})" if checkpoints else "none"
-        raise VerifierConfigError(f"{path} should hold one {CHECKPOINT_PATTERN} checkpoint, it holds {found}. {HOW_TO_GET}")
+        raise VerifierConfigError(f"{path} should hold {RELEASED_CHECKPOINT} or one {CHECKPOINT_PATTERN} checkpoint, "
+                                  f"it holds {found}. {HOW_TO_GET}")
     return checkpoints[0]
 
 

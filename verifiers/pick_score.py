@@ -99,6 +99,7 @@ class PickScoreVerifier:
             )
         self._model = PickScoreModule(model).eval().requires_grad_(False)
         self.clip = model
+        self.logit_scale = float(model.logit_scale.float().exp())  # read in fp32, before a host may halve the weights
         self.tokenizer = tokenizer
         self.processor = processor
         self.chunk = chunk
@@ -133,8 +134,7 @@ class PickScoreVerifier:
         if condition is None or not condition.strip():
             raise VerifierConditionError("PickScore scores images against a text prompt, and the prompt is empty")
         text = self.text_embedding(condition)
-        scale = self.clip.logit_scale.float().exp()
-        return in_chunks(images, self.chunk, lambda chunk: (scale * self.image_embeddings(chunk) @ text.T)[:, 0].cpu())
+        return in_chunks(images, self.chunk, lambda chunk: (self.logit_scale * self.image_embeddings(chunk) @ text.T)[:, 0].cpu())
 
 
 def load_pick_score_verifier(model_folder: Path, processor_folder: Path) -> PickScoreVerifier:

@@ -55,12 +55,21 @@ def test_missing_weights_name_the_node_the_folder_and_where_to_get_them(comfyui,
         comfyui.run(hps_workflow(comfyui, "HPSv2.1"))
 
 
-def test_a_folder_with_two_checkpoints_names_the_node_and_the_files(comfyui, verifiers_folder):
+def test_a_folder_with_v2_0_beside_v2_1_uses_v2_1(comfyui, verifiers_folder):
+    folder = verifiers_folder / "noise_search_hps_both"
+    tiny_models.write_tiny_hps_v2(folder)
+    (folder / "HPS_v2_compressed.pt").write_bytes(b"not read")  # v2.0's checkpoint, as an xswu/HPSv2 cache may hold
+    assert comfyui.run(hps_workflow(comfyui, "noise_search_hps_both")).outputs("5")[0].verifier.name == "HPSv2"
+
+
+def test_a_folder_with_two_other_checkpoints_names_the_node_and_the_files(comfyui, verifiers_folder):
     folder = verifiers_folder / "noise_search_two_hps"
     tiny_models.write_tiny_hps_v2(folder)
-    (folder / "HPS_v2_compressed.pt").write_bytes((folder / tiny_models.HPS_V2_CHECKPOINT).read_bytes())
-    with pytest.raises(WorkflowFailed, match=re.escape("Load HPSv2.1 Verifier (Noise Search): ") + ".*should hold one "
-                       + re.escape("HPS_v2*.pt checkpoint, it holds 2 (HPS_v2.1_compressed.pt, HPS_v2_compressed.pt)")):
+    (folder / tiny_models.HPS_V2_CHECKPOINT).rename(folder / "HPS_v2_compressed.pt")
+    (folder / "HPS_v2.pt").write_bytes(b"not read")
+    with pytest.raises(WorkflowFailed, match=re.escape("Load HPSv2.1 Verifier (Noise Search): ") + ".*should hold "
+                       + re.escape("HPS_v2.1_compressed.pt or one HPS_v2*.pt checkpoint, it holds 2 "
+                                   "(HPS_v2.pt, HPS_v2_compressed.pt)")):
         comfyui.run(hps_workflow(comfyui, "noise_search_two_hps"))
 
 

@@ -129,6 +129,12 @@ def test_large_batches_are_scored_in_chunks(tiny_folders):
     assert seen == [2, 2, 1]
 
 
+def test_the_logit_scale_is_read_before_the_weights_are_halved(tiny_folders):
+    verifier = load_pick_score_verifier(*tiny_folders)
+    verifier.module.half()  # as ManagedVerifier does where ComfyUI runs models in fp16
+    assert verifier.logit_scale == pytest.approx(100.0, rel=1e-6)
+
+
 def test_the_module_takes_the_device_attribute_comfyuis_model_patcher_sets(verifier):
     verifier.module.device = torch.device("cpu")  # a transformers model's .device is a read-only property
     assert verifier.module.clip is verifier.clip
