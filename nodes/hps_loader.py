@@ -10,7 +10,7 @@ from comfy_api.latest import io
 from ..verifiers import VerifierConfigError, load_hps_v2_verifier
 from ..verifiers.downloads import HPS_V2
 from .comfy_types import CATEGORY, VerifierSocket
-from .models_folder import verifier_dirs
+from .models_folder import files_and_folders_matching
 from .node_errors import reported_as
 from .open_clip_inputs import download_input
 from .verifier_cache import cached_verifier, weights_fingerprint
@@ -23,19 +23,6 @@ HOW_TO_GET = (
     "Use HPS_v2.1_compressed.pt (or v2.0's HPS_v2_compressed.pt) from the Hugging Face repository xswu/HPSv2, in a "
     "folder (e.g. models/verifiers/HPSv2.1/) or as the file itself."
 )
-
-
-def hps_choices() -> set[str]:
-    """HPS checkpoints in the verifiers folders: each file, and each folder holding them."""
-    found: set[str] = set()
-    for root in verifier_dirs():
-        if not root.is_dir():
-            continue
-        for path in root.rglob(CHECKPOINT_PATTERN):
-            found.add(path.relative_to(root).as_posix())
-            if path.parent != root:
-                found.add(path.parent.relative_to(root).as_posix())
-    return found
 
 
 def hps_checkpoint(path: Path) -> Path:
@@ -64,7 +51,7 @@ class LoadHPSv2Verifier(io.ComfyNode):
             "people's choices between images for a prompt: the image-prompt cosine, higher is better; needs the "
             "prompt as verifier_text. Sees the whole image (longest side to 224 px, padded), not a centre crop.",
             inputs=[
-                io.Combo.Input("weights", options=sorted(set(weight_options(HPS_V2)) | hps_choices()),
+                io.Combo.Input("weights", options=sorted({*weight_options(HPS_V2), *files_and_folders_matching(CHECKPOINT_PATTERN)}),
                                tooltip="HPS_v2.1_compressed.pt (xswu/HPSv2, about 2 GB) in models/verifiers, or a folder "
                                "holding it. Holds the whole CLIP: no other weights are needed."),
                 download_input(),

@@ -8,6 +8,7 @@ otherwise be walked each time. What the loaders derive from the listing is compu
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 import posixpath
@@ -50,6 +51,12 @@ def _folders_holding(files: tuple[str, ...], filename: str) -> tuple[str, ...]:
                          if posixpath.basename(name) == filename and posixpath.dirname(name)}))
 
 
+@functools.lru_cache(maxsize=8)
+def _matching_files_and_folders(files: tuple[str, ...], pattern: str) -> tuple[str, ...]:
+    matches = [name for name in files if fnmatch.fnmatchcase(posixpath.basename(name), pattern)]
+    return tuple(sorted({*matches, *(posixpath.dirname(name) for name in matches if posixpath.dirname(name))}))
+
+
 def list_verifier_weights() -> list[str]:
     return list(_open_clip_weights(verifier_files()))
 
@@ -57,6 +64,11 @@ def list_verifier_weights() -> list[str]:
 def folders_holding(filename: str) -> list[str]:
     """Folders (not the verifiers folders themselves) that hold a file of this name."""
     return list(_folders_holding(verifier_files(), filename))
+
+
+def files_and_folders_matching(pattern: str) -> list[str]:
+    """Files whose name matches a glob ``pattern``, and the folders (not the verifiers folders themselves) holding them."""
+    return list(_matching_files_and_folders(verifier_files(), pattern))
 
 
 def list_transformers_folders() -> list[str]:

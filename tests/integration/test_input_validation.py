@@ -323,12 +323,19 @@ def test_a_symlinked_weights_file_is_found_and_a_path_leaving_the_folder_is_refu
             models_folder.resolve_verifier_weights(outside, "")
 
 
+def every_loader_schema(comfyui) -> None:
+    """Read every loader's inputs as the server's /object_info does on each request."""
+    for node_id, node in comfyui.nodes.NODE_CLASS_MAPPINGS.items():
+        if node_id.startswith("NoiseSearch") and node_id.endswith("Loader"):
+            node.INPUT_TYPES()
+
+
 def test_the_verifiers_listing_walks_the_folder_again_only_when_it_changes(comfyui, verifiers_folder, monkeypatch):
-    weights_options(comfyui)
+    every_loader_schema(comfyui)
     scans: list[Any] = []
     scandir = os.scandir
     monkeypatch.setattr(os, "scandir", lambda *args, **kwargs: scans.append(args) or scandir(*args, **kwargs))
-    weights_options(comfyui)
+    every_loader_schema(comfyui)
     assert scans == []
 
     (verifiers_folder / "new_folder").mkdir()
