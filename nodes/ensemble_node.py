@@ -12,7 +12,8 @@ from .comfy_types import CATEGORY, VerifierSocket
 from .node_errors import NodeInputError
 
 DISPLAY_NAME = "Verifier Ensemble (Noise Search)"
-MAX_MEMBERS = 4
+MAX_MEMBERS = 6
+"""A real graph combines up to six: a VLM judge, PickScore, HPS, aesthetic, ImageReward and CLIP score."""
 
 
 class ManagedEnsemble:
@@ -58,23 +59,19 @@ class VerifierEnsemble(io.ComfyNode):
             description="Combines verifiers whose scores live on different scales: each candidate's rank (or "
             "z-score) under each verifier, over all candidates of the search, averaged with the weights.",
             inputs=[
-                VerifierSocket.Input("verifier_1"),
-                VerifierSocket.Input("verifier_2"),
-                VerifierSocket.Input("verifier_3", optional=True),
-                VerifierSocket.Input("verifier_4", optional=True),
+                *(VerifierSocket.Input(f"verifier_{i}", optional=i > 2) for i in range(1, MAX_MEMBERS + 1)),
                 io.Combo.Input("method", options=list(METHODS), default=RANK_AVERAGE,
                                tooltip="rank average: the paper's method. weighted z-score: also uses how far apart "
                                "the scores are."),
-                io.String.Input("weights", default="1, 1, 1, 1",
+                io.String.Input("weights", default=", ".join(["1"] * MAX_MEMBERS),
                                 tooltip="One finite, non-negative weight per connected verifier, in order (extra ones ignored)."),
             ],
             outputs=[VerifierSocket.Output(display_name="verifier")],
         )
 
     @classmethod
-    def execute(cls, verifier_1: ManagedVerifier, verifier_2: ManagedVerifier, method: str, weights: str,
-                verifier_3: ManagedVerifier | None = None, verifier_4: ManagedVerifier | None = None) -> io.NodeOutput:
-        members = [v for v in (verifier_1, verifier_2, verifier_3, verifier_4) if v is not None]
+    def execute(cls, method: str, weights: str, **verifiers: ManagedVerifier | None) -> io.NodeOutput:
+        members = [verifiers[f"verifier_{i}"] for i in range(1, MAX_MEMBERS + 1) if verifiers.get(f"verifier_{i}") is not None]
         try:
             values = [float(w) for w in weights.replace(";", ",").split(",") if w.strip()][: len(members)]
             checked_weights(values, len(members))

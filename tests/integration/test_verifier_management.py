@@ -105,6 +105,24 @@ def test_an_ensemble_ranks_the_search_by_averaged_ranks(comfyui):
     assert report["best_score"] == max(scores)
 
 
+def test_an_ensemble_takes_six_members_and_weighs_each(comfyui):
+    prompt = aesthetic_workflow(comfyui)
+    prompt["6"]["inputs"]["num_candidates"] = 5
+    prompt["50"] = prompt["5"]
+    prompt["51"] = {"class_type": "NoiseSearchCLIPScoreVerifierLoader",
+                    "inputs": {"weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto", "download": False}}
+    members = {f"verifier_{i}": ["51", 0] for i in range(1, 6)} | {"verifier_6": ["50", 0]}
+    prompt["5"] = {"class_type": "NoiseSearchVerifierEnsemble", "inputs": {
+        **members, "method": "rank average", "weights": "0, 0, 0, 0, 0, 1"}}
+    report = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])
+    assert report["verifier"] == "ensemble (rank average: " + ", ".join(["CLIP score"] * 5 + ["aesthetic score"]) + ")"
+    prompt["5"] = prompt.pop("50")
+    del prompt["51"]
+    alone = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])
+    aesthetic_order = sorted(range(5), key=lambda i: alone["candidates"][i]["score"])
+    assert [report["candidates"][i]["score"] for i in aesthetic_order] == pytest.approx([0, 0.25, 0.5, 0.75, 1])
+
+
 def test_ensemble_weights_that_do_not_fit_name_the_node(comfyui):
     from headless.workflow_runner import WorkflowFailed
 
