@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import torch
@@ -55,6 +56,8 @@ class DecodeAndScore:
     With an ensemble it returns one column per verifier and passes the ensemble's ``combine`` on.
     ``on_decoded`` gets each batch's images (a video's first frame), one per latent, in candidate
     order; ``on_retained`` gets the indices of the candidates the search still holds after each batch.
+    ``verifier_seconds`` adds up the time in the verifier (loading it included, decoding not), until the
+    scores are on the CPU, so that asynchronous device work is counted.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class DecodeAndScore:
         self.on_retained = on_retained
         self.combine = getattr(verifier, "combine", None)
         self.verifier_names = getattr(verifier, "verifier_names", [verifier.name])
+        self.verifier_seconds = 0.0
 
     def retain(self, held: frozenset[int]) -> None:
         if self.on_retained is not None:
@@ -86,5 +90,7 @@ class DecodeAndScore:
         if self.on_decoded is not None:
             self.on_decoded(images[::frames_per_latent])
         probe_images = self.decode(probes) if probes is not None and self.verifier.probe_level is not None else None
-        scores = self.verifier.score(images, self.condition, probe_images)
+        started = time.perf_counter()
+        scores = self.verifier.score(images, self.condition, probe_images).cpu()
+        self.verifier_seconds += time.perf_counter() - started
         return scores.reshape(latents.shape[0], frames_per_latent, *scores.shape[1:]).mean(dim=1)

@@ -78,7 +78,8 @@ class Scorer(Protocol):
     Optional, read with ``getattr``: ``verifier_names`` (one per column, or the verifier's name) names
     the verifier in the error a NaN or inf score raises; ``retain(indices)`` is called after each
     batch with the candidates whose latents the search still holds, for a scorer that keeps
-    something per candidate (the gallery's thumbnails) to drop the rest.
+    something per candidate (the gallery's thumbnails) to drop the rest; ``verifier_seconds``, the
+    seconds spent in the verifier so far (decoding not included), which the search reports beside its NFEs.
     """
 
     combine: Callable[[torch.Tensor], torch.Tensor] | None

@@ -56,7 +56,9 @@ class Candidate:
 class SearchResult:
     """Candidates in the order they were made, with the search's parameters and its NFE accounting.
 
-    ``curve`` is the best score so far after each batch, as ``(NFEs spent, best score)`` pairs.
+    ``curve`` is the best score so far after each batch, as ``(NFEs spent, best score, verifier seconds
+    spent)``; ``verifier_seconds`` is the search's total time in the verifier (0 when the scorer does not
+    time itself), the cost beside NFEs that a large verifier adds.
     ``plain_image_nfes`` is what one image costs with plain sampling at the final step count.
     ``render_nfes`` is what re-rendering the winner at the final step count cost (0 when the search
     already ran the full schedule).
@@ -66,11 +68,12 @@ class SearchResult:
     parameters: dict[str, Any]
     candidates: tuple[Candidate, ...]
     search_nfes: int
-    curve: tuple[tuple[int, float], ...]
+    curve: tuple[tuple[int, float, float], ...]
     best_latent: torch.Tensor = field(repr=False)
     best_recipe: Recipe = field(default_factory=list)
     plain_image_nfes: int = 0
     render_nfes: int = 0
+    verifier_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -105,6 +108,7 @@ class SearchResult:
                 "total": self.nfes,
                 "plain_image": self.plain_image_nfes,
             },
+            "verifier_seconds": self.verifier_seconds,
             "best_index": self.best.index,
             "best_score": self.best.score,
             "best_recipe": self.best_recipe,
@@ -123,5 +127,6 @@ class SearchResult:
             f"{self.algorithm}: {len(self.candidates)} candidates, {self.search_nfes} NFEs searching"
             + (f" + {self.render_nfes} rendering the winner" if self.render_nfes else "")
             + (f" (one plain image: {self.plain_image_nfes})" if self.plain_image_nfes else "")
+            + (f"; verifier {self.verifier_seconds:.2f} s" if self.verifier_seconds else "")
         )
         return "\n".join(lines)

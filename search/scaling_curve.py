@@ -13,15 +13,16 @@ MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 70, 20, 30, 45
 BACKGROUND, AXES, LINE, POINT, TEXT = (24, 26, 32), (140, 140, 150), (122, 162, 247), (224, 175, 104), (220, 220, 225)
 
 
-def plot_scaling_curve(curve: Sequence[tuple[int, float]], title: str, plain_image_nfes: int = 0) -> torch.Tensor:
-    """``[1, H, W, 3]`` float image of ``(NFEs, best score)`` points; x in multiples of one plain image if given."""
+def plot_scaling_curve(curve: Sequence[tuple[int, float, float]], title: str, plain_image_nfes: int = 0) -> torch.Tensor:
+    """``[1, H, W, 3]`` float image of ``(NFEs, best score, verifier seconds)`` points; the x label gives the NFEs
+    (also in plain images, if their cost is given) and the verifier's seconds at the end."""
     if not curve:
         raise ValueError("a scaling curve needs at least one point")
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default()
-    xs = [float(n) for n, _ in curve]
-    ys = [float(s) for _, s in curve]
+    xs = [float(point[0]) for point in curve]
+    ys = [float(point[1]) for point in curve]
     x_low, x_high = 0.0, max(xs) or 1.0
     y_low, y_high = min(ys), max(ys)
     if y_high == y_low:
@@ -49,5 +50,9 @@ def plot_scaling_curve(curve: Sequence[tuple[int, float]], title: str, plain_ima
     x_label += f" = {x_high / plain_image_nfes:.1f} plain images)" if plain_image_nfes else ")"
     draw.text((MARGIN_LEFT, HEIGHT - MARGIN_BOTTOM + 12), "0", fill=TEXT, font=font)
     draw.text((MARGIN_LEFT + plot_w // 2 - 60, HEIGHT - MARGIN_BOTTOM + 12), x_label, fill=TEXT, font=font)
+    verifier_seconds = float(curve[-1][2])
+    if verifier_seconds:
+        draw.text((MARGIN_LEFT + plot_w // 2 - 60, HEIGHT - MARGIN_BOTTOM + 26),
+                  f"verifier time: {verifier_seconds:.2f} s", fill=TEXT, font=font)
     draw.text((MARGIN_LEFT + 4, MARGIN_TOP + 4), "best score", fill=AXES, font=font)
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)[None]

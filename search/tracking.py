@@ -121,8 +121,9 @@ class SearchLog:
         self.total_candidates = total_candidates
         self.hold = hold
         self.start_nfes = denoiser.nfes
+        self.start_verifier_seconds = self._scorer_verifier_seconds()
         self.candidates: list[Candidate] = []
-        self.curve: list[tuple[int, float]] = []
+        self.curve: list[tuple[int, float, float]] = []
         self.held: dict[int, torch.Tensor] = {}
         self.combine = getattr(scorer, "combine", None)
         self.verifier_names: Sequence[str] = getattr(scorer, "verifier_names", ())
@@ -135,6 +136,14 @@ class SearchLog:
     @property
     def spent(self) -> int:
         return self.denoiser.nfes - self.start_nfes
+
+    def _scorer_verifier_seconds(self) -> float:
+        return float(getattr(self.scorer, "verifier_seconds", 0.0))
+
+    @property
+    def verifier_seconds(self) -> float:
+        """Seconds this search has spent in the verifier (what the scorer reports; 0 if it does not time itself)."""
+        return self._scorer_verifier_seconds() - self.start_verifier_seconds
 
     @property
     def scores(self) -> torch.Tensor:
@@ -192,7 +201,7 @@ class SearchLog:
         self._final.append(torch.tensor([c.final for c in made]))
         self._hold_best(latents, made)
         best = self._best_so_far(first)
-        self.curve.append((self.spent, best))
+        self.curve.append((self.spent, best, self.verifier_seconds))
         self.monitor.candidates_scored(len(self.candidates), self.total_candidates, best, self.spent)
         return made
 
@@ -240,4 +249,5 @@ class SearchLog:
             curve=tuple(self.curve),
             best_latent=held[best.index],
             best_recipe=best.recipe,
+            verifier_seconds=self.verifier_seconds,
         )

@@ -190,3 +190,22 @@ def test_the_scorer_is_told_which_candidates_are_held_after_every_batch(denoiser
     result = RandomSearch(num_candidates=2 * HELD_CANDIDATES, batch_size=8).run(denoiser, scorer, base_seed=3)
     assert len(told) == 2 * HELD_CANDIDATES // 8 and all(len(held) <= HELD_CANDIDATES for held in told)
     assert told[-1] == {c.index for c in result.ranked[:HELD_CANDIDATES]}
+
+
+class TimedScorer(NamedScorer):
+    """Reports half a second of verifier time per row scored, as DecodeAndScore adds up its verifier's time."""
+
+    def __init__(self) -> None:
+        super().__init__(set(), 0.0)
+        self.verifier_seconds = 3.0  # spent before this search: not the search's
+
+    def score(self, latents, probes=None):
+        self.verifier_seconds += 0.5 * latents.shape[0]
+        return super().score(latents, probes)
+
+
+def test_the_verifier_seconds_are_reported_beside_the_nfes(denoiser):
+    result = RandomSearch(num_candidates=6, batch_size=4).run(denoiser, TimedScorer(), base_seed=0)
+    assert [point[2] for point in result.curve] == [2.0, 3.0]
+    assert result.verifier_seconds == 3.0 and result.to_report()["verifier_seconds"] == 3.0
+    assert "verifier 3.00 s" in result.format_table()
