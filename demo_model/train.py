@@ -6,6 +6,10 @@ diffusion UNet from both; none sees ``reference``, where the classifiers' accura
 Writes ``demo_model/weights/``: the diffusion UNet (EMA weights), the verifier classifier, the
 evaluation classifier and ``training.json`` (settings, part sizes, losses, reference accuracies,
 seconds). About 20 minutes on 2 CPU cores; the same seed and thread count give the same weights.
+
+``--classifiers-only`` retrains the two classifiers (a minute) and keeps the UNet in ``--output``
+with its record in ``training.json``: the UNet's part, ``diffusion_train``, is every digit outside
+the reference, so a UNet trained on this split stays valid when the classifiers' parts change.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch.nn.functional as F
 from . import EVALUATOR_FILE, UNET_FILE, VERIFIER_FILE, WEIGHTS_DIR
 from .digits import NUM_CLASSES, SPLIT_SEED, DigitParts, DigitSplit, load_digit_parts
 
+UNET_PART = "diffusion_train (every digit outside the reference)"
 LABEL_DROPOUT = 0.1
 EMA_DECAY = 0.999
 
@@ -125,8 +130,11 @@ def train_classifier(train: DigitSplit, reference: DigitSplit, width: int, epoch
     return classifier, accuracy
 
 
-def train_and_save(parts: DigitParts, output: Path, seed: int, steps: int, batch_size: int, classifier_epochs: int) -> dict:
-    """Train each network on its own part of the split and save it in ``output``; returns the report's figures."""
+def train_and_save(parts: DigitParts, output: Path, seed: int, steps: int, batch_size: int, classifier_epochs: int,
+                   unet: bool = True) -> dict:
+    """Train each network on its own part of the split and save it in ``output``; returns the report's figures.
+
+    With ``unet`` False only the classifiers train, and the figures have no UNet entries."""
     from safetensors.torch import save_file
 
     from verifiers.digit_classifier import save_digit_classifier
@@ -141,15 +149,30 @@ def train_and_save(parts: DigitParts, output: Path, seed: int, steps: int, batch
     )
     save_digit_classifier(evaluator, output / EVALUATOR_FILE)
     print(f"classifiers: verifier {verifier_accuracy:.3f}, evaluator {evaluator_accuracy:.3f} reference accuracy", flush=True)
-    unet, losses = train_unet(parts.diffusion_train, steps, batch_size, seed)
-    save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, str(output / UNET_FILE))
-    return {
+    figures = {
         "split_seed": SPLIT_SEED, "verifier_train_images": len(parts.verifier_train.labels),
         "evaluator_train_images": len(parts.evaluator_train.labels), "diffusion_train_images": len(parts.diffusion_train.labels),
         "reference_images": len(parts.reference.labels),
         "verifier_reference_accuracy": verifier_accuracy, "evaluator_reference_accuracy": evaluator_accuracy,
-        "unet_final_loss_mean_last_250": sum(losses[-250:]) / len(losses[-250:]),
     }
+    if not unet:
+        return figures
+    model, losses = train_unet(parts.diffusion_train, steps, batch_size, seed)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(output / UNET_FILE))
+    return {**figures, "unet": {"final_loss_mean_last_250": sum(losses[-250:]) / len(losses[-250:]), "trained_on": UNET_PART}}
+
+
+def kept_unet_record(output: Path) -> dict:
+    """What ``training.json`` in ``output`` says of the UNet kept there (how it was made, its loss and time)."""
+    if not (output / UNET_FILE).is_file():
+        raise SystemExit(f"--classifiers-only keeps the UNet in {output}, and there is no {UNET_FILE} there")
+    previous = json.loads((output / "training.json").read_text())
+    kept = previous.get("unet") or {
+        "command": previous["command"], "seconds": previous["seconds"], "torch": previous["torch"],
+        "final_loss_mean_last_250": previous["unet_final_loss_mean_last_250"],
+        "trained_on": UNET_PART,
+    }
+    return {"unet": kept}
 
 
 def main() -> None:
@@ -159,19 +182,25 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--classifier-epochs", type=int, default=30)
     parser.add_argument("--output", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--classifiers-only", action="store_true",
+                        help="retrain the two classifiers and keep the UNet already in --output")
     args = parser.parse_args()
     torch.set_num_threads(2)
     from headless import comfy_env
 
     comfy_env.import_comfyui(Path(tempfile.mkdtemp(prefix="noise-search-train-")))
     started = time.perf_counter()
-    figures = train_and_save(load_digit_parts(), args.output, args.seed, args.steps, args.batch_size, args.classifier_epochs)
-    report = {
-        "command": f"python -m demo_model.train --seed {args.seed} --steps {args.steps} --batch-size {args.batch_size} "
-        f"--classifier-epochs {args.classifier_epochs}",
-        **figures,
-        "seconds": round(time.perf_counter() - started, 1), "torch": torch.__version__, "threads": torch.get_num_threads(),
-    }
+    kept = kept_unet_record(args.output) if args.classifiers_only else {}
+    figures = train_and_save(load_digit_parts(), args.output, args.seed, args.steps, args.batch_size,
+                             args.classifier_epochs, unet=not args.classifiers_only)
+    command = f"python -m demo_model.train --seed {args.seed} " + (
+        "--classifiers-only" if args.classifiers_only else f"--steps {args.steps} --batch-size {args.batch_size}"
+    ) + f" --classifier-epochs {args.classifier_epochs}"
+    seconds = round(time.perf_counter() - started, 1)
+    if not args.classifiers_only:
+        figures["unet"] |= {"command": command, "seconds": seconds, "torch": torch.__version__}
+    report = {"command": command, **figures, **kept, "seconds": seconds, "torch": torch.__version__,
+              "threads": torch.get_num_threads()}
     (args.output / "training.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +15,10 @@ from demo_model import EVALUATOR_FILE, UNET_FILE, VERIFIER_FILE
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def train(output: Path, seed: int) -> None:
+def train(output: Path, seed: int, *options: str) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "demo_model.train", "--seed", str(seed), "--steps", "3", "--batch-size", "8",
-         "--classifier-epochs", "1", "--output", str(output)],
+         "--classifier-epochs", "1", "--output", str(output), *options],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -41,6 +42,16 @@ def test_the_same_seed_gives_the_same_weights_and_another_seed_does_not(tmp_path
         assert a != c, name
     report = json.loads((tmp_path / "a" / "training.json").read_text())
     assert report["command"].startswith("python -m demo_model.train --seed 5 --steps 3")
+
+    shutil.copytree(tmp_path / "c", tmp_path / "d")
+    train(tmp_path / "d", 5, "--classifiers-only")
+    assert stored(tmp_path / "d" / UNET_FILE) == stored(tmp_path / "c" / UNET_FILE)  # kept
+    for name in (VERIFIER_FILE, EVALUATOR_FILE):
+        assert stored(tmp_path / "d" / name) == stored(tmp_path / "a" / name), name  # retrained from seed 5
+    kept = json.loads((tmp_path / "d" / "training.json").read_text())
+    assert kept["command"] == "python -m demo_model.train --seed 5 --classifiers-only --classifier-epochs 1"
+    assert kept["unet"]["command"] == json.loads((tmp_path / "c" / "training.json").read_text())["unet"]["command"]
+    assert kept["unet"]["command"].startswith("python -m demo_model.train --seed 6 --steps 3")
 
 
 def test_the_training_target_is_what_comfyuis_model_sampling_turns_back_into_the_clean_image(comfyui):

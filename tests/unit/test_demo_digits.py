@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
 import torch
@@ -33,14 +31,13 @@ def test_the_split_is_the_same_on_every_call_and_its_parts_hold_their_digits():
     assert set(first.reference.labels.tolist()) == set(range(10))
 
 
-@pytest.mark.xfail(strict=True, reason="the committed classifiers predate the three-way split: retrain them with "
-                   "python -m demo_model.train and commit the weights and training.json (issue 11 A)")
 def test_the_committed_weights_report_the_split_they_were_trained_on():
     report = json.loads((WEIGHTS_DIR / "training.json").read_text())
     parts = load_digit_parts()
     assert report["verifier_train_images"] == len(parts.verifier_train.labels)
     assert report["evaluator_train_images"] == len(parts.evaluator_train.labels)
     assert report["reference_images"] == len(parts.reference.labels)
+    assert report["diffusion_train_images"] == len(parts.diffusion_train.labels)
 
 
 def test_each_network_trains_on_its_own_part_of_the_split(tmp_path, monkeypatch):
