@@ -448,10 +448,11 @@ def main() -> None:
     parser.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
     parser.add_argument("--overhead-repeats", type=int, default=3, help="0 skips the overhead figures")
     parser.add_argument("--output", type=Path, default=RESULTS / "digits_study.json")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 wastes less on a machine shared with other work)")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="path stem where finished rows are kept; a run with the same settings resumes from it")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     started = time.perf_counter()
     executor = start_comfyui()
     run = run_study(list(range(10)), args.samples, args.seed_sets, tuple(args.budgets), executor, checkpoint=args.checkpoint)
