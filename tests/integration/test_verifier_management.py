@@ -89,14 +89,24 @@ def test_a_verifier_text_that_is_no_class_names_the_node_and_the_classes(comfyui
         comfyui.run(zero_shot_workflow(comfyui, "green peer"))
 
 
-def test_an_ensemble_ranks_the_search_by_averaged_ranks(comfyui):
+AESTHETIC, CLIP_SCORE = "50", "51"
+
+
+def ensemble_workflow(comfyui, members: dict[str, str], weights: str) -> dict:
+    """Five candidates scored by an ensemble of the aesthetic (node 50) and CLIP score (node 51) loaders: ``members``
+    maps the ensemble's inputs to those nodes."""
     prompt = aesthetic_workflow(comfyui)
     prompt["6"]["inputs"]["num_candidates"] = 5
-    prompt["50"] = prompt["5"]
-    prompt["51"] = {"class_type": "NoiseSearchCLIPScoreVerifierLoader",
-                    "inputs": {"weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto", "download": False}}
+    prompt[AESTHETIC] = prompt["5"]
+    prompt[CLIP_SCORE] = {"class_type": "NoiseSearchCLIPScoreVerifierLoader",
+                          "inputs": {"weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto", "download": False}}
     prompt["5"] = {"class_type": "NoiseSearchVerifierEnsemble", "inputs": {
-        "verifier_1": ["51", 0], "verifier_2": ["50", 0], "method": "rank average", "weights": "1, 1"}}
+        **{name: [node, 0] for name, node in members.items()}, "method": "rank average", "weights": weights}}
+    return prompt
+
+
+def test_an_ensemble_ranks_the_search_by_averaged_ranks(comfyui):
+    prompt = ensemble_workflow(comfyui, {"verifier_1": CLIP_SCORE, "verifier_2": AESTHETIC}, "1, 1")
     report = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])
     scores = [c["score"] for c in report["candidates"]]
     assert report["verifier"].startswith("ensemble (rank average: CLIP score, aesthetic score)")
@@ -106,18 +116,12 @@ def test_an_ensemble_ranks_the_search_by_averaged_ranks(comfyui):
 
 
 def test_an_ensemble_takes_six_members_and_weighs_each(comfyui):
-    prompt = aesthetic_workflow(comfyui)
-    prompt["6"]["inputs"]["num_candidates"] = 5
-    prompt["50"] = prompt["5"]
-    prompt["51"] = {"class_type": "NoiseSearchCLIPScoreVerifierLoader",
-                    "inputs": {"weights": tiny_models.TINY_CLIP_FOLDER, "architecture": "auto", "download": False}}
-    members = {f"verifier_{i}": ["51", 0] for i in range(1, 6)} | {"verifier_6": ["50", 0]}
-    prompt["5"] = {"class_type": "NoiseSearchVerifierEnsemble", "inputs": {
-        **members, "method": "rank average", "weights": "0, 0, 0, 0, 0, 1"}}
+    members = {f"verifier_{i}": CLIP_SCORE for i in range(1, 6)} | {"verifier_6": AESTHETIC}
+    prompt = ensemble_workflow(comfyui, members, "0, 0, 0, 0, 0, 1")
     report = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])
     assert report["verifier"] == "ensemble (rank average: " + ", ".join(["CLIP score"] * 5 + ["aesthetic score"]) + ")"
-    prompt["5"] = prompt.pop("50")
-    del prompt["51"]
+    prompt = aesthetic_workflow(comfyui)
+    prompt["6"]["inputs"]["num_candidates"] = 5
     alone = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])
     aesthetic_order = sorted(range(5), key=lambda i: alone["candidates"][i]["score"])
     assert [report["candidates"][i]["score"] for i in aesthetic_order] == pytest.approx([0, 0.25, 0.5, 0.75, 1])
