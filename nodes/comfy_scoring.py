@@ -70,6 +70,11 @@ class DecodeAndScore:
         self.combine = getattr(verifier, "combine", None)
         self.verifier_names = getattr(verifier, "verifier_names", [verifier.name])
 
+    @property
+    def scores_previews(self) -> bool:
+        """Whether x0 predictions mid-sampling can be scored: not by a verifier that compares finished samples with probes."""
+        return self.verifier.probe_level is None
+
     def retain(self, held: frozenset[int]) -> None:
         if self.on_retained is not None:
             self.on_retained(held)

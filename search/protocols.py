@@ -32,7 +32,11 @@ class Denoised:
 
 
 class Denoiser(Protocol):
-    """Runs the sampler over slices of a fixed schedule of ``steps`` steps (index 0 = most noise)."""
+    """Runs the sampler over slices of a fixed schedule of ``steps`` steps (index 0 = most noise).
+
+    Optional, read with ``getattr``: ``stochastic`` (default False) is True when ``denoise`` draws fresh
+    noise from ``sampler_seeds`` (ancestral and SDE samplers), so two copies of a state part ways.
+    """
 
     @property
     def nfes(self) -> int:
@@ -78,7 +82,8 @@ class Scorer(Protocol):
     Optional, read with ``getattr``: ``verifier_names`` (one per column, or the verifier's name) names
     the verifier in the error a NaN or inf score raises; ``retain(indices)`` is called after each
     batch with the candidates whose latents the search still holds, for a scorer that keeps
-    something per candidate (the gallery's thumbnails) to drop the rest.
+    something per candidate (the gallery's thumbnails) to drop the rest. ``scores_previews`` (default
+    True) is False for a scorer that can score only finished samples (one comparing each with its probe).
     """
 
     combine: Callable[[torch.Tensor], torch.Tensor] | None

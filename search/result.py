@@ -59,7 +59,8 @@ class SearchResult:
     ``curve`` is the best score so far after each batch, as ``(NFEs spent, best score)`` pairs.
     ``plain_image_nfes`` is what one image costs with plain sampling at the final step count.
     ``render_nfes`` is what re-rendering the winner at the final step count cost (0 when the search
-    already ran the full schedule).
+    already ran the full schedule). ``resampling`` is FK steering's account of each resampling step
+    (its effective sample size, whether it resampled, each particle's ancestor); empty for the others.
     """
 
     algorithm: str
@@ -71,6 +72,7 @@ class SearchResult:
     best_recipe: Recipe = field(default_factory=list)
     plain_image_nfes: int = 0
     render_nfes: int = 0
+    resampling: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -110,6 +112,7 @@ class SearchResult:
             "best_recipe": self.best_recipe,
             "curve": [list(point) for point in self.curve],
             "candidates": [c.to_report() for c in self.candidates],
+            **({"resampling": [dict(step) for step in self.resampling]} if self.resampling else {}),
         }
 
     def format_table(self, limit: int = 32) -> str:
