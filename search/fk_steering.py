@@ -240,17 +240,17 @@ class FKSteering:
             if segment.origin == 0:
                 sampler_seeds = [offset_seed(base_seed, p) for p in batch]
                 x = torch.cat([denoiser.initial_noise(seed) for seed in sampler_seeds], dim=0)
-                steps = [[noise_op(seed)] for seed in sampler_seeds]
+                prefixes = [[noise_op(seed)] for seed in sampler_seeds]
             else:
                 sampler_seeds = [derive_seed(base_seed, PARTICLE_SAMPLER, round_, p) for p in batch]
                 x = torch.cat([swarm.states[p] for p in batch], dim=0)
-                steps = [list(swarm.recipes[p]) for p in batch]
+                prefixes = [list(swarm.recipes[p]) for p in batch]
                 if segment.start < segment.origin:
                     noise_seeds = [derive_seed(base_seed, PARTICLE_RENOISE, round_, p) for p in batch]
                     noise = torch.cat([denoiser.initial_noise(seed) for seed in noise_seeds], dim=0)
                     x = denoiser.renoise(x, segment.origin, segment.start, noise)
-                    steps = [recipe + [renoise_op(segment.start, seed)] for recipe, seed in zip(steps, noise_seeds)]
-            recipes = [recipe + [denoise_op(segment.stop, seed)] for recipe, seed in zip(steps, sampler_seeds)]
+                    prefixes = [recipe + [renoise_op(segment.start, seed)] for recipe, seed in zip(prefixes, noise_seeds)]
+            recipes = [recipe + [denoise_op(segment.stop, seed)] for recipe, seed in zip(prefixes, sampler_seeds)]
             before = denoiser.nfes
             denoised = denoiser.denoise(x, sampler_seeds, start=segment.start, stop=segment.stop)
             parents = [swarm.candidates[p] for p in batch]

@@ -8,7 +8,7 @@ from typing import Sequence
 import pytest
 import torch
 
-from search import FKSteering, NFEBudget, SearchConfigError, replay
+from search import Denoised, FKSteering, NFEBudget, SearchConfigError, replay
 from search.fk_steering import Lineage, effective_sample_size, log_potential, systematic_resample
 from tests.unit.conftest import MeanScorer, ToyDenoiser
 
@@ -32,8 +32,6 @@ class AncestralToyDenoiser(ToyDenoiser):
                 x = x + 0.3 * sigma_next * torch.randn(x.shape, generator=generator)
             rows.append((x, x0))
         self.calls.append((list(sampler_seeds), start, stop))
-        from search import Denoised
-
         return Denoised(states=torch.cat([x for x, _ in rows]), x0=torch.cat([x0 for _, x0 in rows]))
 
 
