@@ -229,3 +229,41 @@ def test_a_scorer_that_cannot_score_previews_is_refused_naming_it(scorer):
     with pytest.raises(SearchConfigError, match="^verifier: the self-supervised verifier scores only finished samples"):
         FKSteering().run(denoiser, ProbeScorer(), base_seed=0)
     assert denoiser.nfes == 0
+
+
+def test_cancel_stops_the_search_between_sampler_calls(scorer):
+    class CancelAtThirdCall:
+        def __init__(self):
+            self.calls = 0
+
+        def check_cancelled(self):
+            self.calls += 1
+            if self.calls == 3:
+                raise InterruptedError("cancelled")
+
+        def planned(self, total):
+            return None
+
+        def candidates_scored(self, done, total, best, nfes):
+            return None
+
+    denoiser = ToyDenoiser()
+    with pytest.raises(InterruptedError):
+        FKSteering(num_particles=4, start_step=2, interval=2, batch_size=2).run(denoiser, scorer, 0, CancelAtThirdCall())
+    assert len(denoiser.calls) == 2
+
+
+def test_with_a_set_relative_ensemble_the_winner_is_the_best_final_particle_by_its_current_score():
+    from verifiers.ensemble import combiner
+
+    class TwoVerifierScorer:
+        verifier_names = ("mean", "spread")
+        combine = staticmethod(combiner("rank average", [1, 1]))
+
+        def score(self, latents, probes=None):
+            return torch.stack([latents.flatten(1).mean(dim=1), 1000 * latents.flatten(1).std(dim=1)], dim=1)
+
+    result = FKSteering(num_particles=4, start_step=2, interval=2, batch_size=3).run(ToyDenoiser(), TwoVerifierScorer(), 1)
+    finals = [c for c in result.candidates if c.final]
+    assert result.best == max(finals, key=lambda c: (c.score, -c.index))
+    assert torch.equal(replay(result.best.recipe, ToyDenoiser()), result.best_latent)
