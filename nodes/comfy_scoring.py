@@ -70,14 +70,14 @@ class DecodeAndScore:
         self.combine = getattr(verifier, "combine", None)
         self.verifier_names = getattr(verifier, "verifier_names", [verifier.name])
 
+    def retain(self, held: frozenset[int]) -> None:
+        if self.on_retained is not None:
+            self.on_retained(held)
+
     @property
     def scores_previews(self) -> bool:
         """Whether x0 predictions mid-sampling can be scored: not by a verifier that compares finished samples with probes."""
         return self.verifier.probe_level is None
-
-    def retain(self, held: frozenset[int]) -> None:
-        if self.on_retained is not None:
-            self.on_retained(held)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         images = self.vae.decode(latents)

@@ -79,11 +79,13 @@ class Scorer(Protocol):
     the search then scores every candidate by ``combine`` over all candidates so far, because such
     scores (ranks, z-scores) are relative to the set being compared.
 
+    A scorer that can score only finished samples (one comparing each with its probe) has
+    ``scores_previews`` False; algorithms that score x0 predictions mid-sampling refuse it.
+
     Optional, read with ``getattr``: ``verifier_names`` (one per column, or the verifier's name) names
     the verifier in the error a NaN or inf score raises; ``retain(indices)`` is called after each
     batch with the candidates whose latents the search still holds, for a scorer that keeps
-    something per candidate (the gallery's thumbnails) to drop the rest. ``scores_previews`` (default
-    True) is False for a scorer that can score only finished samples (one comparing each with its probe).
+    something per candidate (the gallery's thumbnails) to drop the rest.
     """
 
     combine: Callable[[torch.Tensor], torch.Tensor] | None

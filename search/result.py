@@ -70,9 +70,9 @@ class SearchResult:
     curve: tuple[tuple[int, float], ...]
     best_latent: torch.Tensor = field(repr=False)
     best_recipe: Recipe = field(default_factory=list)
+    resampling: tuple[dict[str, Any], ...] = ()
     plain_image_nfes: int = 0
     render_nfes: int = 0
-    resampling: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.candidates:
