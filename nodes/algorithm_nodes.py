@@ -6,7 +6,8 @@ import math
 
 from comfy_api.latest import io
 
-from ..search import NFEBudget, PathsSearch, RandomSearch, ZeroOrderSearch
+from ..search import FKSteering, NFEBudget, PathsSearch, RandomSearch, ZeroOrderSearch
+from ..search.fk_steering import POTENTIALS
 from .comfy_types import CATEGORY, AlgorithmSocket
 from .node_errors import reported_as
 
@@ -131,4 +132,55 @@ class PathsSearchNode(io.ComfyNode):
         with reported_as(cls.DISPLAY_NAME):
             return io.NodeOutput(PathsSearch(
                 num_paths, branches, start_step, forward_steps, backward_steps, batch_size, NFEBudget(max_nfes)
+            ))
+
+
+class FKSteeringNode(io.ComfyNode):
+    DISPLAY_NAME = "FK Steering (Noise Search)"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="NoiseSearchFKSteering",
+            display_name=cls.DISPLAY_NAME,
+            category=CATEGORY,
+            description="Feynman-Kac steering (Singhal et al., 2025): k particles sampled together; at resampling "
+            "steps their x0 predictions are scored and, when the weights grow uneven, the particles are resampled "
+            "(good ones duplicated, poor ones dropped). The best finished particle wins.",
+            inputs=[
+                io.Int.Input("num_particles", default=4, min=2, max=256,
+                             tooltip="k: particles sampled together. Costs k times the NFEs of one image (plus the "
+                             "re-noised steps with an ODE sampler)."),
+                io.Combo.Input("potential", options=list(POTENTIALS), default="max",
+                               tooltip="How rewards become weights: max (the best x0 reward so far on the particle's "
+                               "path), difference (the reward's gain since the last resampling step), sum (all its "
+                               "rewards so far)."),
+                io.Float.Input("lambda", default=10.0, min=0.01, max=1000.0, step=0.01,
+                               tooltip="λ: weights are exp(λ·potential). Higher steers harder towards the verifier "
+                               "(and resamples more often); match it to the verifier's score scale."),
+                io.Int.Input("start_step", default=4, min=1, max=10000,
+                             tooltip="The schedule step of the first resampling: after the first step (after "
+                             "renoise_steps with an ODE sampler), before the last."),
+                io.Int.Input("interval", default=4, min=1, max=10000,
+                             tooltip="Steps between resampling steps, from start_step to the end of the schedule."),
+                io.Float.Input("ess_threshold", default=0.5, min=0.01, max=1.0, step=0.01,
+                               tooltip="Resample when the effective sample size of the weights falls below this "
+                               "fraction of the particles. 1.0 resamples whenever the weights differ."),
+                io.Int.Input("renoise_steps", default=1, min=1, max=10000,
+                             tooltip="ODE samplers only (euler, dpmpp_2m...; ancestral/SDE samplers use their own "
+                             "noise): each particle is re-noised this many steps back after every resampling step "
+                             "so copies part ways; those steps are sampled again and cost NFEs."),
+                batch_size_input(),
+                max_nfes_input(),
+            ],
+            outputs=[AlgorithmSocket.Output(display_name="algorithm")],
+        )
+
+    @classmethod
+    def execute(cls, num_particles: int, potential: str, start_step: int, interval: int, ess_threshold: float,
+                renoise_steps: int, batch_size: int, max_nfes: int, **kwargs: float) -> io.NodeOutput:
+        with reported_as(cls.DISPLAY_NAME):
+            return io.NodeOutput(FKSteering(
+                num_particles, potential, kwargs["lambda"], start_step, interval, ess_threshold, renoise_steps,
+                batch_size, NFEBudget(max_nfes),
             ))

@@ -97,7 +97,9 @@ class ComfyDenoiser:
         self.batch_index = list(batch_index) if batch_index is not None else None
         self.on_step = on_step
         self._counter = counter
-        self._one_candidate_per_call = draws_noise_per_call(sampler)
+        self.stochastic = draws_noise_per_call(sampler)
+        """Whether the sampler draws fresh noise from each call's seed (ancestral, SDE or unknown samplers)."""
+        self._one_candidate_per_call = self.stochastic
         self._dry_run_costs: dict[tuple[int, int], int] = {}
         model = guider.model_patcher.model
         self._process_latent_in = model.process_latent_in

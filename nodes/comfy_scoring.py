@@ -78,6 +78,11 @@ class DecodeAndScore:
         if self.on_retained is not None:
             self.on_retained(held)
 
+    @property
+    def scores_previews(self) -> bool:
+        """Whether x0 predictions mid-sampling can be scored: not by a verifier that compares finished samples with probes."""
+        return self.verifier.probe_level is None
+
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         images = self.vae.decode(latents)
         if images.ndim == 5:  # video VAEs return [B, T, H, W, C]; score every frame as an image

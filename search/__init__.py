@@ -7,6 +7,7 @@ Pure PyTorch: the diffusion sampler and the scorer are reached through the proto
 from .budget import NFEBudget
 from .engine import Algorithm, run_search
 from .errors import NonFiniteScore, SearchConfigError
+from .fk_steering import FKSteering
 from .paths import PathsSearch
 from .protocols import Denoised, Denoiser, NullMonitor, Scorer, SearchMonitor
 from .random_search import RandomSearch
@@ -19,6 +20,7 @@ __all__ = [
     "Candidate",
     "Denoised",
     "Denoiser",
+    "FKSteering",
     "NFEBudget",
     "NonFiniteScore",
     "NullMonitor",

@@ -32,7 +32,11 @@ class Denoised:
 
 
 class Denoiser(Protocol):
-    """Runs the sampler over slices of a fixed schedule of ``steps`` steps (index 0 = most noise)."""
+    """Runs the sampler over slices of a fixed schedule of ``steps`` steps (index 0 = most noise).
+
+    Optional, read with ``getattr``: ``stochastic`` (default False) is True when ``denoise`` draws fresh
+    noise from ``sampler_seeds`` (ancestral and SDE samplers), so two copies of a state part ways.
+    """
 
     @property
     def nfes(self) -> int:
@@ -74,6 +78,9 @@ class Scorer(Protocol):
     A scorer whose ``combine`` is not None (an ensemble) returns ``[B, V]``, one column per verifier;
     the search then scores every candidate by ``combine`` over all candidates so far, because such
     scores (ranks, z-scores) are relative to the set being compared.
+
+    A scorer that can score only finished samples (one comparing each with its probe) has
+    ``scores_previews`` False; algorithms that score x0 predictions mid-sampling refuse it.
 
     Optional, read with ``getattr``: ``verifier_names`` (one per column, or the verifier's name) names
     the verifier in the error a NaN or inf score raises; ``retain(indices)`` is called after each

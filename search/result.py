@@ -61,7 +61,8 @@ class SearchResult:
     time itself), the cost beside NFEs that a large verifier adds.
     ``plain_image_nfes`` is what one image costs with plain sampling at the final step count.
     ``render_nfes`` is what re-rendering the winner at the final step count cost (0 when the search
-    already ran the full schedule).
+    already ran the full schedule). ``resampling`` is FK steering's account of each resampling step
+    (its effective sample size, whether it resampled, each particle's ancestor); empty for the others.
     """
 
     algorithm: str
@@ -71,6 +72,7 @@ class SearchResult:
     curve: tuple[tuple[int, float, float], ...]
     best_latent: torch.Tensor = field(repr=False)
     best_recipe: Recipe = field(default_factory=list)
+    resampling: tuple[dict[str, Any], ...] = ()
     plain_image_nfes: int = 0
     render_nfes: int = 0
     verifier_seconds: float = 0.0
@@ -114,6 +116,7 @@ class SearchResult:
             "best_recipe": self.best_recipe,
             "curve": [list(point) for point in self.curve],
             "candidates": [c.to_report() for c in self.candidates],
+            **({"resampling": [dict(step) for step in self.resampling]} if self.resampling else {}),
         }
 
     def format_table(self, limit: int = 32) -> str:
