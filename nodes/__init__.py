@@ -4,7 +4,7 @@ from comfy_api.latest import ComfyExtension, io
 
 from .advanced_search_sampler import AdvancedSearchSampler
 from .aesthetic_loader import LoadAestheticVerifier
-from .algorithm_nodes import PathsSearchNode, RandomSearchNode, ZeroOrderSearchNode
+from .algorithm_nodes import PathsSearchNode, PrunedRandomSearchNode, RandomSearchNode, ZeroOrderSearchNode
 from .demo_model_nodes import DemoDigit, LoadDemoDigitVerifier, LoadDemoModel
 from .dinov2_loader import LoadDINOv2Verifier
 from .ensemble_node import VerifierEnsemble
@@ -26,6 +26,7 @@ NODES: list[type[io.ComfyNode]] = [
     RandomSearchNode,
     ZeroOrderSearchNode,
     PathsSearchNode,
+    PrunedRandomSearchNode,
     ReplaySearch,
     ReplaySearchAdvanced,
     LoadCLIPScoreVerifier,

@@ -9,6 +9,7 @@ from .engine import Algorithm, run_search
 from .errors import NonFiniteScore, SearchConfigError
 from .paths import PathsSearch
 from .protocols import Denoised, Denoiser, NullMonitor, Scorer, SearchMonitor
+from .pruned_random import PrunedRandomSearch
 from .random_search import RandomSearch
 from .recipes import RecipeError, replay
 from .result import Candidate, SearchResult
@@ -23,6 +24,7 @@ __all__ = [
     "NonFiniteScore",
     "NullMonitor",
     "PathsSearch",
+    "PrunedRandomSearch",
     "RandomSearch",
     "RecipeError",
     "Scorer",
