@@ -150,7 +150,8 @@ def test_search_steps_render_the_winner_and_score_the_render_again(make_denoiser
 
 
 def test_random_searchs_search_steps_winner_is_scored_again(make_denoiser, scorer):
-    result = run_search(RandomSearch(4, 2, search_steps=3), make_denoiser(steps=3), scorer, 0, render_denoiser=make_denoiser(steps=9))
+    result = run_search(RandomSearch(4, 2, search_steps=3), make_denoiser(steps=3), scorer, 0,
+                        render_denoiser=make_denoiser(steps=9))
     assert result.render_score == pytest.approx(float(result.best_latent.mean()))
     assert result.to_report()["final_score"] == result.render_score
 
