@@ -214,8 +214,8 @@ class PrunedRandomSearch:
             )
             for row, (a, candidate) in enumerate(zip(batch, made)):
                 scored.append(candidate.index)
-                records[candidate.index] = _Alive(a.number, a.seed, recipes[row], denoised.states[row : row + 1],
-                                                  candidate.index, probes[row])
+                state = denoised.states[row : row + 1].clone()  # its own storage: the batch's is let go
+                records[candidate.index] = _Alive(a.number, a.seed, recipes[row], state, candidate.index, probes[row])
             if log.combine is None and not finished:
                 records = {index: records[index] for index in self._best(list(records), keep, log)}
         if finished:

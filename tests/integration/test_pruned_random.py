@@ -118,6 +118,15 @@ def test_a_winner_searched_at_fewer_steps_is_scored_again_at_the_full_count(comf
             "(re-scored at 6 steps)") in table
 
 
+def test_the_self_supervised_verifier_scores_the_render_against_the_renders_own_probe(comfyui):
+    prompt = random(comfyui.workflow(), num_candidates=3, search_steps=3)
+    prompt["5"] = {"class_type": "NoiseSearchSelfSupervisedVerifierLoader", "inputs": {
+        "weights": "noise_search_tiny_clip", "architecture": "auto", "download": False, "probe_level": 0.4}}
+    report = json.loads(comfyui.run(prompt).outputs(SAMPLER)[3])
+    assert report["final_rescored"] and -1.0 - 1e-5 <= report["final_score"] <= 1.0 + 1e-5
+    assert report["final_score"] != report["best_score"]
+
+
 def test_the_node_text_shows_the_winners_previews_and_final_score(comfyui):
     run = comfyui.run(pruned(comfyui.workflow()))
     report, table = json.loads(run.outputs(SAMPLER)[3]), run.outputs(SAMPLER)[2]
