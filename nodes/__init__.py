@@ -4,7 +4,7 @@ from comfy_api.latest import ComfyExtension, io
 
 from .advanced_search_sampler import AdvancedSearchSampler
 from .aesthetic_loader import LoadAestheticVerifier
-from .algorithm_nodes import FKSteeringNode, PathsSearchNode, RandomSearchNode, ZeroOrderSearchNode
+from .algorithm_nodes import FKSteeringNode, PathsSearchNode, PrunedRandomSearchNode, RandomSearchNode, ZeroOrderSearchNode
 from .demo_model_nodes import DemoDigit, LoadDemoDigitVerifier, LoadDemoModel
 from .dinov2_loader import LoadDINOv2Verifier
 from .ensemble_node import VerifierEnsemble
@@ -27,6 +27,7 @@ NODES: list[type[io.ComfyNode]] = [
     ZeroOrderSearchNode,
     PathsSearchNode,
     FKSteeringNode,
+    PrunedRandomSearchNode,
     ReplaySearch,
     ReplaySearchAdvanced,
     LoadCLIPScoreVerifier,

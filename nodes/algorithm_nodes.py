@@ -6,8 +6,9 @@ import math
 
 from comfy_api.latest import io
 
-from ..search import FKSteering, NFEBudget, PathsSearch, RandomSearch, ZeroOrderSearch
+from ..search import FKSteering, NFEBudget, PathsSearch, PrunedRandomSearch, RandomSearch, ZeroOrderSearch
 from ..search.fk_steering import POTENTIALS
+from ..search.pruned_random import parse_checkpoints
 from .comfy_types import CATEGORY, AlgorithmSocket
 from .node_errors import reported_as
 
@@ -183,4 +184,46 @@ class FKSteeringNode(io.ComfyNode):
             return io.NodeOutput(FKSteering(
                 num_particles, potential, kwargs["lambda"], start_step, interval, ess_threshold, renoise_steps,
                 batch_size, NFEBudget(max_nfes),
+            ))
+
+
+class PrunedRandomSearchNode(io.ComfyNode):
+    DISPLAY_NAME = "Pruned Random Search (Noise Search)"
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="NoiseSearchPrunedRandomSearch",
+            display_name=cls.DISPLAY_NAME,
+            category=CATEGORY,
+            description="Random search's N noises (seeds seed, seed+1, ...), with the weakest stopped early: at each "
+            "checkpoint the candidates' x0 predictions are scored and only the best fraction keeps sampling.",
+            inputs=[
+                io.Int.Input(
+                    "num_candidates", default=16, min=1, max=4096,
+                    tooltip="N: how many noises to start. The same noises Random Search tries with this seed.",
+                ),
+                io.String.Input(
+                    "checkpoints", default="0.25, 0.5",
+                    tooltip="Where to prune, as fractions of the steps (0.25 of 20 steps is step 5), increasing, "
+                    "each strictly between 0 and 1. At each one the candidates' x0 predictions are scored.",
+                ),
+                io.Float.Input(
+                    "keep_fraction", default=0.5, min=0.0, max=1.0, step=0.01,
+                    tooltip="The fraction of candidates kept at each checkpoint, rounded up (at least 1); the rest "
+                    "stop and their remaining NFEs are saved. 1 prunes nothing.",
+                ),
+                batch_size_input(),
+                search_steps_input(),
+                max_nfes_input(),
+            ],
+            outputs=[AlgorithmSocket.Output(display_name="algorithm")],
+        )
+
+    @classmethod
+    def execute(cls, num_candidates: int, checkpoints: str, keep_fraction: float, batch_size: int, search_steps: int,
+                max_nfes: int) -> io.NodeOutput:
+        with reported_as(cls.DISPLAY_NAME):
+            return io.NodeOutput(PrunedRandomSearch(
+                num_candidates, parse_checkpoints(checkpoints), keep_fraction, batch_size, search_steps, NFEBudget(max_nfes)
             ))

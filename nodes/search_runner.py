@@ -93,7 +93,8 @@ def search_denoisers(
             "search_steps", f"is {search_steps} but the sampler runs {steps} steps; use 1 to {steps}, or 0 for all"
         )
     if 0 < search_steps < steps:
-        return setup.denoiser(setup.schedule_for(search_steps), on_step, probe_level), setup.denoiser(setup.sigmas, on_step)
+        search = setup.denoiser(setup.schedule_for(search_steps), on_step, probe_level)
+        return search, setup.denoiser(setup.sigmas, on_step, probe_level)
     return setup.denoiser(setup.sigmas, on_step, probe_level), None
 
 

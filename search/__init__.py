@@ -10,6 +10,7 @@ from .errors import NonFiniteScore, SearchConfigError
 from .fk_steering import FKSteering
 from .paths import PathsSearch
 from .protocols import Denoised, Denoiser, NullMonitor, Scorer, SearchMonitor
+from .pruned_random import PrunedRandomSearch
 from .random_search import RandomSearch
 from .recipes import RecipeError, replay
 from .result import Candidate, SearchResult
@@ -25,6 +26,7 @@ __all__ = [
     "NonFiniteScore",
     "NullMonitor",
     "PathsSearch",
+    "PrunedRandomSearch",
     "RandomSearch",
     "RecipeError",
     "Scorer",

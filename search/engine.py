@@ -6,8 +6,9 @@ from dataclasses import replace
 from typing import Protocol
 
 from .protocols import Denoiser, NullMonitor, Scorer, SearchMonitor
-from .recipes import render_recipe, replay
+from .recipes import initial_noise_of, render_recipe
 from .result import SearchResult
+from .tracking import score_render
 
 
 class Algorithm(Protocol):
@@ -34,6 +35,9 @@ def run_search(
 ) -> SearchResult:
     """Run ``algorithm``; when it searched at fewer steps, render the winner's noise with ``render_denoiser``.
 
+    A rendered winner is scored again (one scorer call), so the result holds both the score the search
+    chose it by and its final image's (``render_score``).
+
     The result also records what one plain image costs at the final step count, so the search's
     cost reads as a multiple of it.
     """
@@ -46,8 +50,13 @@ def run_search(
     monitor.check_cancelled()
     recipe = render_recipe(result.best.recipe, first_sampler_seed(result.best.recipe), render_denoiser.steps)
     before = render_denoiser.nfes
-    latent = replay(recipe, render_denoiser)
+    rendered = render_denoiser.denoise(initial_noise_of(recipe, render_denoiser), [recipe[-1]["sampler_seed"]])
+    render_nfes = render_denoiser.nfes - before
+    monitor.check_cancelled()
+    verifier_seconds_before = float(getattr(scorer, "verifier_seconds", 0.0))
+    render_score = score_render(scorer, result, rendered.states, rendered.probe)
     return replace(
-        result, best_latent=latent, best_recipe=recipe,
-        render_nfes=render_denoiser.nfes - before, plain_image_nfes=plain_image_nfes,
+        result, best_latent=rendered.states, best_recipe=recipe, render_nfes=render_nfes, plain_image_nfes=plain_image_nfes,
+        render_score=render_score,
+        verifier_seconds=result.verifier_seconds + float(getattr(scorer, "verifier_seconds", 0.0)) - verifier_seconds_before,
     )

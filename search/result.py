@@ -63,6 +63,10 @@ class SearchResult:
     ``render_nfes`` is what re-rendering the winner at the final step count cost (0 when the search
     already ran the full schedule). ``resampling`` is FK steering's account of each resampling step
     (its effective sample size, whether it resampled, each particle's ancestor); empty for the others.
+    ``render_score`` is the verifier's score of that render (None when
+    the search's own final sample is the result, so the winner's score is already the final one).
+    ``score_columns`` holds an ensemble's per-verifier scores of every candidate (None for one
+    verifier), so a render can be scored against the same set.
     """
 
     algorithm: str
@@ -76,6 +80,8 @@ class SearchResult:
     plain_image_nfes: int = 0
     render_nfes: int = 0
     verifier_seconds: float = 0.0
+    render_score: float | None = None
+    score_columns: torch.Tensor | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -90,6 +96,22 @@ class SearchResult:
     @property
     def best(self) -> Candidate:
         return self.ranked[0]
+
+    @property
+    def final_score(self) -> float:
+        """The verifier's score of ``best_latent``: the render's when the winner was re-rendered, else the winner's."""
+        return self.best.score if self.render_score is None else self.render_score
+
+    def lineage(self, candidate: Candidate) -> list[Candidate]:
+        """The candidate's earlier scorings of the same sample (its x0 previews at checkpoints), first to last.
+
+        Follows ``parent`` through records that are not finished samples: a zero-order pivot is another
+        sample, a pruned candidate's or path branch's earlier record is this one halfway.
+        """
+        chain = [candidate]
+        while chain[-1].parent is not None and not self.candidates[chain[-1].parent].final:
+            chain.append(self.candidates[chain[-1].parent])
+        return chain[::-1]
 
     @property
     def nfes(self) -> int:
@@ -113,6 +135,8 @@ class SearchResult:
             "verifier_seconds": self.verifier_seconds,
             "best_index": self.best.index,
             "best_score": self.best.score,
+            "final_score": self.final_score,
+            "final_rescored": self.render_score is not None,
             "best_recipe": self.best_recipe,
             "curve": [list(point) for point in self.curve],
             "candidates": [c.to_report() for c in self.candidates],
@@ -126,6 +150,7 @@ class SearchResult:
             lines.append(f"{rank:>4}  {c.index:>9}  {c.seed:>20}  {c.score:>12.6f}  {c.nfes:>6}")
         if len(self.ranked) > limit:
             lines.append(f"... {len(self.ranked) - limit} more")
+        lines.extend(self.winner_lines())
         lines.append(
             f"{self.algorithm}: {len(self.candidates)} candidates, {self.search_nfes} NFEs searching"
             + (f" + {self.render_nfes} rendering the winner" if self.render_nfes else "")
@@ -133,3 +158,20 @@ class SearchResult:
             + (f"; verifier {self.verifier_seconds:.2f} s" if self.verifier_seconds else "")
         )
         return "\n".join(lines)
+
+    def winner_lines(self) -> list[str]:
+        """The winner's scores before its final one (x0 previews), and its final render's score when re-rendered."""
+        lines = []
+        chain = self.lineage(self.best)
+        if len(chain) > 1:
+            scores = [f"step {_stop_of(c.recipe)} x0 {c.score:.6g}" for c in chain[:-1]]
+            lines.append("winner's previews: " + " -> ".join(scores) + f" -> final {self.best.score:.6g}")
+        if self.render_score is not None:
+            lines.append(f"winner: search score {self.best.score:.6g}, final render score {self.render_score:.6g} "
+                         f"(re-scored at {_stop_of(self.best_recipe)} steps)")
+        return lines
+
+
+def _stop_of(recipe: Recipe) -> int:
+    """The schedule index where a recipe's last denoise segment stops."""
+    return next(op["stop"] for op in reversed(recipe) if op["op"] == "denoise")

@@ -250,4 +250,26 @@ class SearchLog:
             best_latent=held[best.index],
             best_recipe=best.recipe,
             verifier_seconds=self.verifier_seconds,
+            score_columns=None if self._columns is None else self._columns.values.clone(),
         )
+
+
+def score_render(scorer: Scorer, result: SearchResult, latent: torch.Tensor, probe: torch.Tensor | None) -> float:
+    """The verifier's score of the winner's final render: one scorer call on one latent.
+
+    An ensemble's score is relative to a set, so the render is scored in the winner's place among all
+    the search's candidates: its combined score is on the scale of the search's scores.
+    """
+    combine = getattr(scorer, "combine", None)
+    raw = checked_scores(scorer.score(latent, probe), 1, columns=combine is not None)
+    problem = non_finite_message(raw, getattr(scorer, "verifier_names", ()),
+                                 lambda row: f"the winner's final render (seed {result.best.seed})")
+    if problem is not None:
+        raise NonFiniteScore(problem)
+    if combine is None:
+        return float(raw[0])
+    if result.score_columns is None:
+        raise RuntimeError("an ensemble's search result holds no per-verifier scores to score its render against")
+    columns = result.score_columns.clone()
+    columns[result.best.index] = raw[0]
+    return float(checked_scores(combine(columns), len(columns))[result.best.index])
