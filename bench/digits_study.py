@@ -1,9 +1,11 @@
 """The paper's ImageNet study in miniature, on the demo digit model: ``python -m bench.digits_study``.
 
-For NFE budgets on a log scale, samples every digit with six arms: (a) more denoising steps only (a
+For NFE budgets on a log scale, samples every digit with ten arms: (a) more denoising steps only (a
 plain KSampler), (b) random search, (c) zero-order search, (d) search over paths, all with the
 supervised verifier (the digit classifier's logit); (e) random search with the self-supervised
-verifier; (f) random search at half the steps per candidate, the winner rendered at the full count.
+verifier; (f) random search at half the steps per candidate, the winner rendered at the full count;
+(g–i) FK steering with each potential (max, difference, sum); (j) random search pruned at 25% and
+50% of the steps. (b) to (d) and (f) to (j) use the supervised verifier.
 Every search runs through the pack's nodes in ComfyUI's executor.
 
 Seeds. Sample ``j`` of digit ``d`` in seed set ``k`` starts from seed ``derive_seed(STUDY_SEED, k, d, j)``
@@ -98,6 +100,29 @@ def paths_nodes(budget: int) -> dict[str, Any] | None:
             "batch_size": 16, "max_nfes": 0}
 
 
+FK_LAMBDA = 1.0
+"""λ for FK steering's arms, chosen before the run: the class logit's spread between samples is a few units, so
+λ = 1 makes a one-logit lead worth e:1 in the weights (the node's default of 10 suits rewards of spread ~0.3)."""
+FK_PARTICLE_NFES = PLAIN_IMAGE_NFES + 4 * ROWS_PER_STEP
+"""One particle with euler (an ODE sampler): the 20 steps plus one re-noised step after each of the resampling
+steps 4, 8, 12 and 16."""
+
+
+def fk_nodes(potential: str) -> Callable[[int], dict[str, Any] | None]:
+    def nodes(budget: int) -> dict[str, Any] | None:
+        if budget < 2 * FK_PARTICLE_NFES:
+            return None
+        return {"num_particles": budget // FK_PARTICLE_NFES, "potential": potential, "lambda": FK_LAMBDA, "start_step": 4,
+                "interval": 4, "ess_threshold": 0.5, "renoise_steps": 1, "batch_size": 32, "max_nfes": budget}
+    return nodes
+
+
+def pruned_nodes(budget: int) -> dict[str, Any]:
+    """Checkpoints at 25% and 50% of the steps, keeping half each time: about 10 NFEs per candidate on average."""
+    return {"num_candidates": max(1, budget // (PLAIN_IMAGE_NFES // 2)), "checkpoints": "0.25, 0.5", "keep_fraction": 0.5,
+            "batch_size": 16, "search_steps": 0, "max_nfes": budget}
+
+
 ARMS = (
     Arm("steps", "(a) more denoising steps", lambda budget: {"steps": budget // ROWS_PER_STEP}, node_type="KSampler"),
     Arm("random", "(b) random search", random_nodes, node_type="NoiseSearchRandomSearch"),
@@ -107,6 +132,10 @@ ARMS = (
         verifier="self-supervised", node_type="NoiseSearchRandomSearch"),
     Arm("random_half_steps", "(f) random search, 10 steps/candidate + 20-step render", half_step_random_nodes,
         node_type="NoiseSearchRandomSearch"),
+    *(Arm(f"fk_{potential}", f"({letter}) FK steering, {potential} potential, λ {FK_LAMBDA:g}", fk_nodes(potential),
+          node_type="NoiseSearchFKSteering") for letter, potential in zip("ghi", ("max", "difference", "sum"))),
+    Arm("pruned", "(j) pruned random search (x0 scored at 25% and 50%, half kept)", pruned_nodes,
+        node_type="NoiseSearchPrunedRandomSearch"),
 )
 
 
@@ -145,7 +174,8 @@ class Sample:
     seeds: frozenset[int]
     """Every seed any of its candidates was made from (noise, neighbour, re-noise and sampler seeds)."""
     own_draws: tuple[int, ...]
-    """Each candidate's own fresh draw: the seed of the last noise it received (noise, neighbour or re-noise)."""
+    """Each candidate's own fresh draw: the seed of the last noise it received (noise, neighbour or re-noise); a record
+    that continues its parent with no new draw (pruning's later stages) adds none."""
     first_seed: int
     """The seed of the first candidate's initial noise."""
     first_score: float | None
@@ -201,10 +231,13 @@ def sample_arm(arm: Arm, inputs: dict[str, Any], plan: list[SamplePlan], executo
 def searched_sample(planned: SamplePlan, latent: torch.Tensor, report: dict[str, Any], seconds: tuple[float, float]) -> Sample:
     """A search's sample, its costs and its seeds, read off the search's report; ``seconds``: (wall-clock, CPU)."""
     recipes = [candidate["recipe"] for candidate in report["candidates"]]
+    draws = [own_draw(recipe) for recipe in recipes]
+    fresh = tuple(draw for draw, candidate in zip(draws, report["candidates"])
+                  if candidate["parent"] is None or draws[candidate["parent"]] != draw)
     return Sample(
         planned, latent, report["nfes"]["total"], len(recipes), len(report["curve"]), *seconds,
         frozenset(set().union(*map(recipe_seeds, recipes), recipe_seeds(report["best_recipe"]))),
-        tuple(map(own_draw, recipes)), report["candidates"][0]["seed"], report["candidates"][0]["score"],
+        fresh, report["candidates"][0]["seed"], report["candidates"][0]["score"],
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bench.digits_study import ARMS, BUDGETS, STEPS, SamplePlan, searched_sample, shared_seeds, spread, study_plan
-from search import NFEBudget, PathsSearch, RandomSearch, ZeroOrderSearch
+from search import FKSteering, NFEBudget, PathsSearch, PrunedRandomSearch, RandomSearch, ZeroOrderSearch
 from search.engine import run_search
+from search.pruned_random import parse_checkpoints
 
 
 def algorithm(node_type: str, inputs: dict):
@@ -17,6 +18,12 @@ def algorithm(node_type: str, inputs: dict):
     if node_type == "NoiseSearchZeroOrderSearch":
         return ZeroOrderSearch(inputs["num_neighbours"], inputs["iterations"], inputs["lambda"], inputs["batch_size"],
                                inputs["search_steps"], budget)
+    if node_type == "NoiseSearchFKSteering":
+        return FKSteering(inputs["num_particles"], inputs["potential"], inputs["lambda"], inputs["start_step"],
+                          inputs["interval"], inputs["ess_threshold"], inputs["renoise_steps"], inputs["batch_size"], budget)
+    if node_type == "NoiseSearchPrunedRandomSearch":
+        return PrunedRandomSearch(inputs["num_candidates"], parse_checkpoints(inputs["checkpoints"]), inputs["keep_fraction"],
+                                  inputs["batch_size"], inputs["search_steps"], budget)
     return PathsSearch(inputs["num_paths"], inputs["branches"], inputs["start_step"], inputs["forward_steps"],
                        inputs["backward_steps"], inputs["batch_size"], budget)
 
