@@ -15,7 +15,7 @@ import pytest
 from headless.comfy_env import REPO_ROOT
 from headless.comfy_server import prepare_base_directory, running_server
 
-EXAMPLE = REPO_ROOT / "example_workflows" / "demo_digits_random_search.json"
+EXAMPLE = REPO_ROOT / "example_workflows" / "Noise Search demo (digits on the CPU, random search, no download).json"
 CANDIDATES = 8  # of the example's 16, so that the gallery and the scaling curve fit the node without scrolling
 BATCH_SIZE = 2  # one point on the scaling curve per batch: the example's single batch of 16 draws no curve
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
