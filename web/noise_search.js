@@ -9,7 +9,7 @@ import { api } from "../../scripts/api.js";
 const SEARCH_NODES = new Set(["NoiseSearchSampler", "NoiseSearchSamplerAdvanced"]);
 const STATUS_EVENT = "noise_search.status";
 const STYLE_ID = "noise-search-style";
-const PANEL_HEIGHT = 330; // the status, the winner beside the curve, and two rows of thumbnails
+const PANEL_HEIGHT = 360; // the status, the winner beside the curve, and two rows of thumbnails
 const NODE_WIDTH = 420;
 const RESULT_PROPERTY = "noise_search_prompt"; // the id of the prompt whose result the node shows
 const STYLE = `
@@ -305,7 +305,9 @@ app.registerExtension({
     });
     api.addEventListener("executed", ({ detail }) => {
       const node = detail?.output?.noise_search && searchNode(detail.node);
-      if (node && detail.prompt_id) node.properties[RESULT_PROPERTY] = detail.prompt_id;
+      if (!node || !detail.prompt_id || node.properties[RESULT_PROPERTY] === detail.prompt_id) return;
+      node.properties[RESULT_PROPERTY] = detail.prompt_id;
+      app.extensionManager?.workflow?.activeWorkflow?.changeTracker?.checkState();  // saved with the page's state
     });
     api.addEventListener(STATUS_EVENT, ({ detail }) => {
       const node = searchNode(detail.node);
