@@ -216,7 +216,12 @@ def test_the_gallery_shows_after_a_run_a_cached_run_and_a_reload(browser):
     page_browser.wait_for_gallery(CANDIDATES)
     assert [float(s) for s in thumbnails.evaluate_all("nodes => nodes.map(n => n.dataset.score)")] == scores
 
-    # A page reload: the front end restores the graph but no node outputs; the gallery comes back.
+    # A page reload: the front end restores the graph but no node outputs; the gallery comes back. First, as a
+    # user's reload a moment later would, wait for the front end to save the page's state (it debounces).
+    page.wait_for_function("""() => {
+        const result = app.graph.nodes.find((n) => n.type === "NoiseSearchSampler").properties.noise_search_prompt;
+        return [localStorage, sessionStorage].some((storage) => Object.values(storage).some((v) => v.includes(result)));
+    }""", timeout=30_000)
     page_browser.open()
     page_browser.wait_for_gallery(CANDIDATES)
     assert [float(s) for s in thumbnails.evaluate_all("nodes => nodes.map(n => n.dataset.score)")] == scores
