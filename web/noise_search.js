@@ -23,11 +23,11 @@ const STYLE = `
 .noise-search-hero { flex: none; width: 112px; margin: 0; }
 .noise-search-hero img { width: 112px; height: 112px; }
 .noise-search-grid { flex: 1; min-height: 0; overflow-y: auto; display: grid; align-content: start;
-  grid-template-columns: repeat(auto-fill, minmax(64px, 1fr)); gap: 5px; }
+  grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)); gap: 5px; }
 .noise-search-thumb { position: relative; cursor: zoom-in; border: 2px solid transparent; border-radius: 4px;
   background: #0003; margin: 0; }
 .noise-search-thumb img { width: 100%; aspect-ratio: 1; object-fit: contain; display: block; border-radius: 2px; }
-.noise-search-thumb figcaption { text-align: center; line-height: 1.3; padding: 1px 0; white-space: nowrap;
+.noise-search-thumb figcaption { text-align: center; font-size: 10px; line-height: 1.3; padding: 1px 0; white-space: nowrap;
   overflow: hidden; text-overflow: ellipsis; }
 .noise-search-winner { border-color: #e0af68; }
 .noise-search-winner::after { content: "★"; position: absolute; top: 1px; left: 4px; color: #e0af68;

@@ -2,8 +2,8 @@
 
 Runs a real ComfyUI server (the pinned tree, or ``COMFYUI_PATH``'s, with its own front end from
 comfyui-frontend-package) and this pack on the CPU, drives Debian's Chromium headless with Playwright, and
-saves screenshots. The demo example runs on the embedded demo model; then the same graph opened again and
-run from the server's cache, a page reload, the large view, and a cancelled run. Skipped, saying why, only
+saves screenshots. The demo example runs on the embedded demo model; then the large view, the same graph
+opened again and run from the server's cache, a tab switch, a page reload, and a cancelled run. Skipped, saying why, only
 where Chromium or Playwright is not installed (scripts/setup.sh installs both where it can).
 """
 
@@ -166,7 +166,7 @@ def browser(tmp_path_factory) -> Iterator[tuple[Browser, str, Path]]:
     assert errors == [], "\n".join(errors)
 
 
-def test_the_gallery_shows_after_a_run_a_cached_run_and_a_reload(browser):
+def test_the_gallery_shows_after_a_run_a_cached_run_a_tab_switch_and_a_reload(browser):
     page_browser, _, folder = browser
     page = page_browser.page
     page_browser.load(demo_example())
@@ -215,6 +215,12 @@ def test_the_gallery_shows_after_a_run_a_cached_run_and_a_reload(browser):
     assert page_browser.sampler_id() in run["cached"]
     page_browser.wait_for_gallery(CANDIDATES)
     assert [float(s) for s in thumbnails.evaluate_all("nodes => nodes.map(n => n.dataset.score)")] == scores
+
+    # A tab switch: away to a new blank workflow and back; the front end rebuilds the graph's nodes.
+    page.evaluate("async () => { await app.extensionManager.command.execute('Comfy.NewBlankWorkflow'); }")
+    page.wait_for_function("() => app.graph.nodes.length === 0 && !document.querySelector('.noise-search-thumb')")
+    page.evaluate("async () => { await app.extensionManager.command.execute('Workspace.PreviousOpenedWorkflow'); }")
+    page_browser.wait_for_gallery(CANDIDATES)
 
     # A page reload: the front end restores the graph but no node outputs; the gallery comes back. First, as a
     # user's reload a moment later would, wait for the front end to save the page's state (it debounces).
