@@ -266,9 +266,10 @@ function markStopped(node, state, reason) {
   node.setDirtyCanvas(true, true);
 }
 
+/** The search node of the root graph with this id; ids inside subgraphs ("12:5") are drawn by onExecuted alone. */
 function searchNode(id) {
-  if (id === null || id === undefined) return null;
-  const node = app.graph?.getNodeById(Number(String(id).split(":").pop()));
+  if (id === null || id === undefined || String(id).includes(":")) return null;
+  const node = app.graph?.getNodeById(Number(id));
   return node && SEARCH_NODES.has(node.comfyClass) ? node : null;
 }
 
@@ -320,9 +321,7 @@ app.registerExtension({
       for (const node of searchNodes()) markStopped(node, "cancelled");
     });
     api.addEventListener("execution_error", ({ detail }) => {
-      for (const node of searchNodes()) {
-        markStopped(node, "failed", detail.exception_message);
-      }
+      for (const node of searchNodes()) markStopped(node, "failed", detail.exception_message);
     });
   },
   async afterConfigureGraph() {
