@@ -12,9 +12,10 @@ from comfy_api.latest import io
 from ..search import Algorithm
 from .comfy_sampling import NFECounter, counted_guider
 from .comfy_scoring import ManagedVerifier
-from .comfy_types import CATEGORY, AlgorithmSocket, VerifierSocket
+from .comfy_types import CATEGORY
 from .node_errors import NodeInputError
 from .search_runner import SEARCH_OUTPUTS, SamplingSetup, check_latent, run_search_node
+from .search_sampler import search_inputs
 
 DISPLAY_NAME = "Noise Search Sampler (Advanced)"
 
@@ -40,16 +41,11 @@ class AdvancedSearchSampler(io.ComfyNode):
                 io.Sampler.Input("sampler"),
                 io.Sigmas.Input("sigmas"),
                 io.Latent.Input("latent_image", tooltip="One latent (batch size 1); the search batches candidates itself."),
-                io.Vae.Input("vae", tooltip="Decodes candidates for the verifier."),
-                VerifierSocket.Input("verifier"),
-                AlgorithmSocket.Input("algorithm"),
-                io.String.Input(
-                    "verifier_text", multiline=True, default="",
-                    tooltip="The text the verifier scores images against. Ignored by verifiers that need no condition.",
-                ),
+                *search_inputs(),
             ],
             outputs=SEARCH_OUTPUTS,
             hidden=[io.Hidden.unique_id],
+            is_output_node=True,  # its gallery is a result: ComfyUI sends it again when the run comes from the cache
         )
 
     @classmethod

@@ -1,8 +1,15 @@
-"""Progress, previews and cancel for a search, through ComfyUI's own progress bar and interrupt flag."""
+"""Progress, previews and cancel for a search, through ComfyUI's own progress bar and interrupt flag.
+
+The search's status (candidates done, best score, NFEs) goes to the web extension as its own event,
+``noise_search.status``, which the extension draws on the node's one status line. ComfyUI's
+``progress_text`` would also be drawn by the front end under the node, saying the same thing twice.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Callable
+
+StatusSender = Callable[[dict[str, Any]], None]
 
 import torch
 
@@ -20,12 +27,12 @@ class SearchProgress:
     and the denoiser's step hook.
     """
 
-    def __init__(self, model: Any, counter: NFECounter, show_text: Callable[[str], None] | None = None) -> None:
+    def __init__(self, model: Any, counter: NFECounter, send_status: StatusSender | None = None) -> None:
         self.counter = counter
         self.start = counter.count
         self.total = 1
         self.bar = comfy.utils.ProgressBar(self.total)
-        self.show_text = show_text
+        self.send_status = send_status
         self.previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
 
     def planned(self, total_nfes: int) -> None:
@@ -42,15 +49,18 @@ class SearchProgress:
         comfy.model_management.throw_exception_if_processing_interrupted()
 
     def candidates_scored(self, done: int, total: int, best_score: float, nfes: int) -> None:
-        if self.show_text is not None:
-            self.show_text(f"candidate {done}/{total} · best {best_score:.4g} · {nfes:,} NFEs")
+        if self.send_status is not None:
+            self.send_status({"done": done, "total": total, "best": best_score, "nfes": nfes})
 
 
-def node_text_sender(node_id: str | None) -> Callable[[str], None] | None:
-    """Sends text to a node's progress area in the browser, when a server is running."""
+STATUS_EVENT = "noise_search.status"
+
+
+def node_status_sender(node_id: str | None) -> StatusSender | None:
+    """Sends the search's status for node ``node_id`` to the browser that queued the prompt, when a server runs."""
     from server import PromptServer
 
     server = getattr(PromptServer, "instance", None)
     if server is None or node_id is None:
         return None
-    return lambda text: server.send_progress_text(text, node_id)
+    return lambda status: server.send_sync(STATUS_EVENT, {"node": node_id, **status}, server.client_id)

@@ -15,7 +15,7 @@ from .replay_checks import check_same_sampling, checked_recipe, parse_report
 from .search_runner import SamplingSetup, latent_like
 from .search_sampler import ksampler_inputs, ksampler_setup
 
-DISPLAY_NAME = "Replay Noise Search (Noise Search)"
+DISPLAY_NAME = "Replay Noise Search"
 ADVANCED_DISPLAY_NAME = "Replay Noise Search (Advanced)"
 REPORT_INPUT_TOOLTIP = "The report output of a search sampler."
 DESCRIPTION = (

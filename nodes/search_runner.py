@@ -17,7 +17,7 @@ from .comfy_sampling import ComfyDenoiser, NFECounter
 from .comfy_scoring import DecodeAndScore, ManagedVerifier
 from .gallery import ThumbnailRecorder, gallery_ui
 from .node_errors import NodeInputError, reported_as
-from .progress import SearchProgress, node_text_sender
+from .progress import SearchProgress, node_status_sender
 from .sampling_record import sampling_record
 
 
@@ -103,7 +103,7 @@ def run_search_node(
     verifier_text: str, node_id: str | None,
 ) -> io.NodeOutput:
     condition = check_condition(node_name, verifier, verifier_text)
-    progress = SearchProgress(setup.guider.model_patcher, setup.counter, node_text_sender(node_id))
+    progress = SearchProgress(setup.guider.model_patcher, setup.counter, node_status_sender(node_id))
     thumbnails = ThumbnailRecorder()
     scorer = DecodeAndScore(vae, verifier, condition, on_decoded=thumbnails, on_retained=thumbnails.retain)
     with reported_as(node_name):

@@ -16,6 +16,24 @@ from .node_errors import NodeInputError
 from .search_runner import SEARCH_OUTPUTS, SamplingSetup, check_latent, run_search_node
 
 DISPLAY_NAME = "Noise Search Sampler"
+VERIFIER_TOOLTIP = ("The model that rates each candidate image, higher is better: connect a verifier loader "
+                    "(CLIP score, ImageReward, aesthetic, ...) or a Verifier Ensemble.")
+ALGORITHM_TOOLTIP = ("How candidates are chosen, and how many: connect Random Search (best of N), Zero-Order Search "
+                     "(neighbours of the best noise so far) or Search over Paths (branches of half-denoised images). "
+                     "Its counts and max_nfes set the budget.")
+VERIFIER_TEXT_TOOLTIP = ("The text the verifier scores images against, usually the positive prompt: type it, or link "
+                         "the String node that feeds the text encoder, so one prompt feeds both. Ignored by verifiers "
+                         "that need no condition.")
+
+
+def search_inputs() -> list[io.Input]:
+    """The inputs both search samplers add to their sampling inputs."""
+    return [
+        io.Vae.Input("vae", tooltip="Decodes candidates for the verifier."),
+        VerifierSocket.Input("verifier", tooltip=VERIFIER_TOOLTIP),
+        AlgorithmSocket.Input("algorithm", tooltip=ALGORITHM_TOOLTIP),
+        io.String.Input("verifier_text", default="", tooltip=VERIFIER_TEXT_TOOLTIP),
+    ]
 
 
 def ksampler_inputs() -> list[io.Input]:
@@ -81,17 +99,11 @@ class SearchSampler(io.ComfyNode):
             description="A KSampler that searches over initial noises for the image the verifier scores best.",
             inputs=[
                 *ksampler_inputs(),
-                io.Vae.Input("vae", tooltip="Decodes candidates for the verifier."),
-                VerifierSocket.Input("verifier"),
-                AlgorithmSocket.Input("algorithm"),
-                io.String.Input(
-                    "verifier_text", multiline=True, default="",
-                    tooltip="The text the verifier scores images against (usually the positive prompt). "
-                    "Ignored by verifiers that need no condition.",
-                ),
+                *search_inputs(),
             ],
             outputs=SEARCH_OUTPUTS,
             hidden=[io.Hidden.unique_id],
+            is_output_node=True,  # its gallery is a result: ComfyUI sends it again when the run comes from the cache
         )
 
     @classmethod

@@ -13,7 +13,9 @@ from headless.ui_workflow import WorkflowConversionError, ui_to_api
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "example_workflows"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.json"))
-DEMO_EXAMPLE = EXAMPLES_DIR / "demo_digits_random_search.json"
+DEMO_EXAMPLE = EXAMPLES_DIR / "Noise Search demo (digits on the CPU, random search, no download).json"
+SD15_EXAMPLE = EXAMPLES_DIR / "Noise Search with SD1.5 (CLIP score verifier, random search).json"
+TITLE_HEIGHT = 30  # LiteGraph draws a node's title bar above its position
 TINY_FILES = {
     "CheckpointLoaderSimple": {"ckpt_name": tiny_models.TINY_CHECKPOINT_NAME},
     "NoiseSearchCLIPScoreVerifierLoader": {"weights": tiny_models.TINY_CLIP_FOLDER},
@@ -48,14 +50,56 @@ def test_the_example_validates_in_comfyui(comfyui, workflow):
 
 
 def test_conversion_maps_widgets_past_the_seed_control_value(comfyui):
-    workflow = json.loads((EXAMPLES_DIR / "sd15_clip_score_random_search.json").read_text())
+    workflow = json.loads(SD15_EXAMPLE.read_text())
     prompt = ui_to_api(workflow, comfyui.nodes.NODE_CLASS_MAPPINGS)
     sampler = next(node for node in prompt.values() if node["class_type"] == "NoiseSearchSampler")
     ui_node = next(node for node in workflow["nodes"] if node["type"] == "NoiseSearchSampler")
     assert sampler["inputs"]["seed"] == ui_node["widgets_values"][0]
     assert sampler["inputs"]["steps"] == ui_node["widgets_values"][2]  # [1] is the control mode
-    assert sampler["inputs"]["verifier_text"] == ui_node["widgets_values"][-1]
     assert sampler["inputs"]["model"][0] == "1"
+
+
+def test_the_file_names_are_titles_a_search_for_noise_finds():
+    """The template browser shows a custom node's example under its file name, as title and description."""
+    for workflow in EXAMPLES:
+        assert workflow.stem.startswith("Noise Search"), workflow.name
+        assert "_" not in workflow.stem, f"{workflow.name}: the template browser would show its underscores as spaces"
+
+
+@pytest.mark.parametrize("workflow", EXAMPLES, ids=lambda path: path.stem)
+def test_one_prompt_feeds_the_text_encoder_and_the_verifier(comfyui, workflow):
+    prompt = ui_to_api(json.loads(workflow.read_text()), comfyui.nodes.NODE_CLASS_MAPPINGS)
+    encoders = [node for node in prompt.values() if node["class_type"] == "CLIPTextEncode"]
+    if not encoders:
+        pytest.skip("the demo is conditioned on a digit, not a text")
+    sampler = next(node for node in prompt.values() if node["class_type"].startswith("NoiseSearchSampler"))
+    source = sampler["inputs"]["verifier_text"]
+    assert isinstance(source, list), "verifier_text should be linked to the prompt's String node, not typed twice"
+    assert prompt[source[0]]["class_type"] == "PrimitiveStringMultiline"
+    assert any(encoder["inputs"]["text"] == source for encoder in encoders)
+
+
+def node_boxes(workflow: dict) -> dict[int, tuple[float, float, float, float]]:
+    """Each node's box with its title bar: (left, top, right, bottom)."""
+    return {node["id"]: (node["pos"][0], node["pos"][1] - TITLE_HEIGHT, node["pos"][0] + node["size"][0],
+                         node["pos"][1] + node["size"][1]) for node in workflow["nodes"]}
+
+
+@pytest.mark.parametrize("workflow", EXAMPLES, ids=lambda path: path.stem)
+def test_no_nodes_overlap_and_the_saved_view_frames_them(workflow):
+    graph = json.loads(workflow.read_text())
+    boxes = node_boxes(graph)
+    ids = sorted(boxes)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            (al, at, ar, ab), (bl, bt, br, bb) = boxes[a], boxes[b]
+            assert ar <= bl or br <= al or ab <= bt or bb <= at, f"nodes {a} and {b} overlap in {workflow.name}"
+    scale, (dx, dy) = graph["extra"]["ds"]["scale"], graph["extra"]["ds"]["offset"]
+    screen = [((left + dx) * scale, (top + dy) * scale, (right + dx) * scale, (bottom + dy) * scale)
+              for left, top, right, bottom in boxes.values()]
+    # on a 1600 x 900 canvas, clear of the front end's side bar (left), menus and workflow name (top)
+    assert min(box[0] for box in screen) >= 60 and max(box[2] for box in screen) <= 1600
+    assert min(box[1] for box in screen) >= 140 and max(box[3] for box in screen) <= 900
 
 
 def test_a_missing_node_type_is_named(comfyui):

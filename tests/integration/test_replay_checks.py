@@ -15,7 +15,7 @@ import torch
 from headless.workflow_runner import WorkflowFailed
 
 SAMPLER, REPLAY = "7", "30"
-REPLAY_NAME, ADVANCED_NAME = "Replay Noise Search (Noise Search)", "Replay Noise Search (Advanced)"
+REPLAY_NAME, ADVANCED_NAME = "Replay Noise Search", "Replay Noise Search (Advanced)"
 KSAMPLER_SETTINGS = ("model", "seed", "steps", "cfg", "sampler_name", "scheduler", "positive", "negative",
                      "latent_image", "denoise")
 SMALL_RANDOM_SEARCH = {"class_type": "NoiseSearchRandomSearch",
