@@ -26,7 +26,6 @@ The language-model head (``lm_head``) is never used, so it is not loaded.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -222,6 +221,10 @@ def check_base_folder(folder: Path) -> None:
 
     if not folder.is_dir():
         raise VerifierConfigError(f"{folder} is not a folder")
+    model_type = read_config(folder).get("model_type") if (folder / "config.json").is_file() else MODEL_TYPE
+    if model_type != MODEL_TYPE:
+        raise VerifierConfigError(f"{folder.name} holds a '{model_type}' model; HPSv3 is built on Qwen2-VL-7B-Instruct "
+                                  f"('{MODEL_TYPE}'), whose config, tokenizer and processor files it needs")
     missing = [name for name in ("config.json", "tokenizer_config.json", "preprocessor_config.json") if not (folder / name).is_file()]
     if not ((folder / "tokenizer.json").is_file() or ((folder / "vocab.json").is_file() and (folder / "merges.txt").is_file())):
         missing.append("tokenizer.json")
@@ -229,10 +232,6 @@ def check_base_folder(folder: Path) -> None:
         missing.append("chat_template.json")
     if missing:
         raise VerifierConfigError(f"the base model folder {folder} lacks {', '.join(missing)}")
-    model_type = read_config(folder).get("model_type")
-    if model_type != MODEL_TYPE:
-        raise VerifierConfigError(f"{folder.name} holds a '{model_type}' model; HPSv3 is built on Qwen2-VL-7B-Instruct "
-                                  f"('{MODEL_TYPE}'), whose config, tokenizer and processor files it needs")
 
 
 def qwen2_vl_classes() -> tuple[type, type]:
@@ -328,9 +327,3 @@ def load_hps_v3_verifier(base_folder: Path, checkpoint: Path, dtype: torch.dtype
     processor, reward_token_id = load_processor(base_folder, shapes["model.embed_tokens.weight"][0])
     return HPSv3Verifier(build_model(base_folder, checkpoint, shapes, reward_token_id, dtype), processor, chunk)
 
-
-def read_model_type(folder: Path) -> str | None:
-    try:
-        return json.loads((folder / "config.json").read_text()).get("model_type")
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return None
