@@ -153,7 +153,8 @@ class HPSv3Model(torch.nn.Module):
         at_reward = input_ids == self.reward_token_id
         if not bool((at_reward.sum(dim=1) == 1).all()):
             raise VerifierConditionError(f"each HPSv3 row must hold {REWARD_TOKEN} once; the prompt must not contain it")
-        return self.rm_head(hidden[at_reward].float())
+        head = self.rm_head[0].weight
+        return self.rm_head(hidden[at_reward].to(head.dtype)).float()  # float32, unless a host halved the whole module
 
 
 class HPSv3Verifier:
