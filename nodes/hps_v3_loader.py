@@ -64,7 +64,8 @@ class LoadHPSv3Verifier(io.ComfyNode):
             "people's choices between images with a reward head: the reward's mean for the image and the prompt, higher "
             "is better; needs the prompt as verifier_text. A 7B vision-language model: about 16 GB in bfloat16.",
             inputs=[
-                io.Combo.Input("weights", options=sorted(set(weight_options(HPS_V3)) | set(files_and_folders_matching(CHECKPOINT_NAME))),
+                io.Combo.Input("weights",
+                               options=sorted(set(weight_options(HPS_V3)) | set(files_and_folders_matching(CHECKPOINT_NAME))),
                                tooltip=f"{CHECKPOINT_NAME} (MizzenAI/HPSv3, about 16 GB, MIT) in models/verifiers, or a "
                                "folder holding it. It holds every weight of the model."),
                 io.Combo.Input("base_model", options=sorted(set(weight_options(HPS_V3_BASE)) | set(list_transformers_folders())),

@@ -226,7 +226,8 @@ def check_base_folder(folder: Path) -> None:
     if model_type != MODEL_TYPE:
         raise VerifierConfigError(f"{folder.name} holds a '{model_type}' model; HPSv3 is built on Qwen2-VL-7B-Instruct "
                                   f"('{MODEL_TYPE}'), whose config, tokenizer and processor files it needs")
-    missing = [name for name in ("config.json", "tokenizer_config.json", "preprocessor_config.json") if not (folder / name).is_file()]
+    missing = [name for name in ("config.json", "tokenizer_config.json", "preprocessor_config.json")
+               if not (folder / name).is_file()]
     if not ((folder / "tokenizer.json").is_file() or ((folder / "vocab.json").is_file() and (folder / "merges.txt").is_file())):
         missing.append("tokenizer.json")
     if not has_chat_template(folder):
