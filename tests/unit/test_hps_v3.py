@@ -31,7 +31,7 @@ def verifier(tiny):
 def reference_images(reference: dict) -> list[torch.Tensor]:
     """The fixture's 8-bit images as the 0..1 floats a sampler hands the verifier."""
     seed = reference["image_seed"]
-    return [torch.randint(0, 256, (*shape, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed + i)).float()[None] / 255
+    return [torch.randint(0, 256, (*shape, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed + i))[None] / 255
             for i, shape in enumerate(reference["image_shapes"])]
 
 
