@@ -253,6 +253,8 @@ def load_processor(base_folder: Path, embedding_rows: int) -> tuple[Any, int]:
     from transformers import AddedToken, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(str(base_folder), local_files_only=True, trust_remote_code=False)
+    if getattr(processor, "chat_template", None) is None:
+        raise VerifierConfigError(f"the processor of {base_folder.name} has no chat template (chat_template.json)")
     tokenizer = processor.tokenizer
     tokenizer.padding_side = "right"
     tokenizer.add_tokens([AddedToken(REWARD_TOKEN, special=True, normalized=False)], special_tokens=True)
