@@ -570,3 +570,94 @@ def write_tiny_hps_v2(folder: Path, seed: int = 0) -> Path:
     torch.save({"state_dict": state}, str(folder / HPS_V2_CHECKPOINT))
     (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_HPS_V2_MODEL_CONFIG}, indent=2))
     return folder
+
+
+TINY_HPS_V3_BASE_FOLDER = "noise_search_tiny_qwen2_vl"
+TINY_HPS_V3_FOLDER = "noise_search_tiny_hps_v3"
+QWEN2_VL_PREPROCESSOR_CONFIG = {
+    "min_pixels": 3136, "max_pixels": 12845056, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "image_processor_type": "Qwen2VLImageProcessor", "processor_class": "Qwen2VLProcessor",
+}
+"""Qwen2-VL-7B-Instruct's preprocessor_config.json settings: HPSv3 sizes images itself, within these bounds."""
+
+
+def tiny_qwen2_vl_config(token_ids: dict[str, int]) -> dict:
+    """A flat Qwen2-VL config.json as Qwen/Qwen2-VL-7B-Instruct's is laid out (read alike by transformers 4.45 and 5):
+    2 text layers of width 32 (head size 8, rotary sections [2, 1, 1]), a 2-block ViT of width 32 with the released
+    14 px patches, 2 x 2 merge and 2-frame temporal patches (the official HPSv3 code sizes images by 28 px)."""
+    return {
+        "architectures": ["Qwen2VLForConditionalGeneration"], "model_type": "qwen2_vl",
+        "vocab_size": TINY_QWEN_VOCABULARY, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_act": "silu", "max_position_embeddings": 32768,
+        "max_window_layers": 2, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "sliding_window": 32768,
+        "use_sliding_window": False, "attention_dropout": 0.0, "initializer_range": 0.02, "tie_word_embeddings": False,
+        "torch_dtype": "float32", "use_cache": True,
+        "rope_scaling": {"type": "mrope", "mrope_section": [2, 1, 1]},
+        "bos_token_id": token_ids["<|endoftext|>"], "eos_token_id": token_ids["<|im_end|>"],
+        "vision_start_token_id": token_ids["<|vision_start|>"], "vision_end_token_id": token_ids["<|vision_end|>"],
+        "image_token_id": token_ids["<|image_pad|>"], "video_token_id": token_ids["<|video_pad|>"],
+        "vision_config": {"depth": 2, "embed_dim": 32, "mlp_ratio": 2, "num_heads": 2, "in_chans": 3, "hidden_size": 32,
+                          "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+    }
+
+
+def qwen2_vl_official_shapes(config: dict, vocabulary: int) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of a Qwen2-VL state dict in the layout of transformers 4.45, the one HPSv3's checkpoint and the
+    released Qwen2-VL repositories use (``visual.*``, ``model.*``, ``lm_head.weight``), with ``vocabulary`` rows.
+
+    Read from the installed transformers' own model, built on the meta device, and renamed to that layout.
+    """
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    with torch.device("meta"):
+        model = Qwen2VLForConditionalGeneration(Qwen2VLConfig(**{**config, "vocab_size": vocabulary}))
+    renamed = {}
+    for key, tensor in model.state_dict().items():
+        for prefix, official in (("model.visual.", "visual."), ("model.language_model.", "model.")):
+            if key.startswith(prefix):
+                key = official + key[len(prefix):]
+                break
+        renamed[key] = tuple(tensor.shape)
+    return renamed
+
+
+def seeded_state_dict(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, torch.Tensor]:
+    """Random float32 tensors, in key order from one generator: the same on every transformers version.
+    Norm weights are near 1, the rest N(0, 0.2)."""
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for key in sorted(shapes):
+        noise = torch.randn(shapes[key], generator=generator)
+        state[key] = 1 + 0.1 * noise if "norm" in key or ".ln_q." in key else 0.2 * noise
+    return state
+
+
+def write_tiny_hps_v3(base_folder: Path, checkpoint: Path, seed: int = 0) -> tuple[Path, Path]:
+    """A tiny Qwen2-VL base folder in Qwen/Qwen2-VL-7B-Instruct's layout and a tiny HPSv3 checkpoint in the official one.
+
+    The folder: config.json, model.safetensors, the tiny Qwen tokenizer, preprocessor_config.json and
+    chat_template.json. The checkpoint: every weight of the official reward model, the embedding and language-model
+    head grown by one row for ``<|Reward|>`` as the official code grows them, and the reward head ``rm_head``
+    (Linear 32 -> 1024, ReLU, Dropout, Linear 1024 -> 16, ReLU, Linear 16 -> 2, keys 0, 3, 5).
+    """
+    from safetensors.torch import save_file
+
+    tokenizer = tiny_qwen_tokenizer()
+    token_ids = dict(zip(QWEN_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(QWEN_SPECIAL_TOKENS))))
+    config = tiny_qwen2_vl_config(token_ids)
+    base_folder.mkdir(parents=True, exist_ok=True)
+    (base_folder / "config.json").write_text(json.dumps(config, indent=2))
+    save_file(seeded_state_dict(qwen2_vl_official_shapes(config, TINY_QWEN_VOCABULARY), seed + 1),
+              str(base_folder / "model.safetensors"), metadata={"format": "pt"})
+    tokenizer.save_pretrained(str(base_folder))
+    (base_folder / "preprocessor_config.json").write_text(json.dumps(QWEN2_VL_PREPROCESSOR_CONFIG, indent=2))
+    (base_folder / "chat_template.json").write_text(json.dumps({"chat_template": TINY_QWEN2_5_VL_TEMPLATE}, indent=2))
+
+    shapes = qwen2_vl_official_shapes(config, len(tokenizer) + 1)
+    hidden = config["hidden_size"]
+    shapes.update({"rm_head.0.weight": (1024, hidden), "rm_head.0.bias": (1024,), "rm_head.3.weight": (16, 1024),
+                   "rm_head.3.bias": (16,), "rm_head.5.weight": (2, 16), "rm_head.5.bias": (2,)})
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    save_file(seeded_state_dict(shapes, seed), str(checkpoint), metadata={"format": "pt"})
+    return base_folder, checkpoint

@@ -9,6 +9,7 @@ from .demo_model_nodes import DemoDigit, LoadDemoDigitVerifier, LoadDemoModel
 from .dinov2_loader import LoadDINOv2Verifier
 from .ensemble_node import VerifierEnsemble
 from .hps_loader import LoadHPSv2Verifier
+from .hps_v3_loader import LoadHPSv3Verifier
 from .image_reward_loader import LoadImageRewardVerifier
 from .models_folder import register_verifiers_folder
 from .pick_score_loader import LoadPickScoreVerifier
@@ -44,6 +45,7 @@ NODES: list[type[io.ComfyNode]] = [
     LoadVLMJudgeVerifier,
     LoadPickScoreVerifier,
     LoadHPSv2Verifier,
+    LoadHPSv3Verifier,
 ]
 
 

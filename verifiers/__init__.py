@@ -12,6 +12,7 @@ from .clip_score import CLIPScoreVerifier
 from .dinov2_classifier import DINOv2ClassLogitVerifier, load_dinov2_verifier
 from .errors import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
 from .hps_v2 import HPSv2Verifier, load_hps_v2_verifier
+from .hps_v3 import HPSv3Verifier, load_hps_v3_verifier
 from .image_reward import ImageRewardVerifier, load_image_reward_verifier
 from .open_clip_loading import (
     list_open_clip_weights,
@@ -31,6 +32,7 @@ __all__ = [
     "CLIPZeroShotVerifier",
     "DINOv2ClassLogitVerifier",
     "HPSv2Verifier",
+    "HPSv3Verifier",
     "ImageRewardVerifier",
     "PickScoreVerifier",
     "SelfSupervisedVerifier",
@@ -44,6 +46,7 @@ __all__ = [
     "imagenet_1k_classes",
     "load_dinov2_verifier",
     "load_hps_v2_verifier",
+    "load_hps_v3_verifier",
     "load_image_reward_verifier",
     "load_pick_score_verifier",
     "load_self_supervised_verifier",

@@ -38,6 +38,7 @@ OPEN_CLIP, AESTHETIC_HEAD = "open_clip", "aesthetic head"
 IMAGE_REWARD, BERT_TOKENIZER = "ImageReward", "BERT tokenizer"
 DINOV2_BACKBONE, DINOV2_HEAD = "DINOv2 backbone", "DINOv2 linear head"
 PICK_SCORE, CLIP_PROCESSOR, HPS_V2 = "PickScore", "CLIP processor", "HPSv2"
+HPS_V3, HPS_V3_BASE = "HPSv3", "HPSv3 base model files"
 
 
 class DownloadFailed(Exception):
@@ -259,6 +260,11 @@ KNOWN_SOURCES.update({
     "Qwen3-VL-8B-Instruct": hub_vlm("Qwen/Qwen3-VL-8B-Instruct", "Apache-2.0", safetensors_shards(4)),
     "Qwen2.5-VL-3B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen Research License", safetensors_shards(2)),
     "Qwen2.5-VL-7B-Instruct": hub_vlm("Qwen/Qwen2.5-VL-7B-Instruct", "Apache-2.0", safetensors_shards(5)),
+    # HPSv3 reads every weight from its checkpoint; of its base model only the config and processor files.
+    # No published checksum found for these: known (found locally or in the Hugging Face cache), never downloaded.
+    "HPSv3": hub_folder(HPS_V3, "MizzenAI/HPSv3", "main", "MIT", ("HPSv3.safetensors", None, None)),
+    "Qwen2-VL-7B-Instruct": hub_folder(HPS_V3_BASE, "Qwen/Qwen2-VL-7B-Instruct", "main", "Apache-2.0",
+                                       *((name, None, None) for name in VLM_JUDGE_FILES)),
 })
 
 

@@ -225,7 +225,7 @@ def test_known_sources_are_pinned_sized_hashed_and_licensed():
     assert {name for name, source in KNOWN_SOURCES.items() if not source.downloadable} == {
         "ImageReward", "dinov2_vitb14_linear_head.pth", "Qwen3-VL-2B-Instruct", "Qwen3-VL-4B-Instruct",
         "Qwen3-VL-8B-Instruct", "Qwen2.5-VL-3B-Instruct", "Qwen2.5-VL-7B-Instruct", "PickScore_v1",
-        "CLIP-ViT-H-14-laion2B-s32B-b79K", "HPSv2.1"}
+        "CLIP-ViT-H-14-laion2B-s32B-b79K", "HPSv2.1", "HPSv3", "Qwen2-VL-7B-Instruct"}
 
 
 def test_open_clip_sources_get_the_config_open_clip_builds_their_weights_with():
