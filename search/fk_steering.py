@@ -21,7 +21,7 @@ from .random_search import check_batch_size
 from .recipes import Recipe, denoise_op, noise_op, renoise_op
 from .result import Candidate, SearchResult
 from .seeds import derive_seed, offset_seed
-from .tracking import SearchLog, chunks
+from .tracking import SearchLog, check_scores_previews, chunks
 
 PARTICLE_SAMPLER, PARTICLE_RENOISE, RESAMPLING = 6, 7, 8
 """Keys of the seeds FK steering derives (other algorithms use 1 to 5)."""
@@ -192,7 +192,7 @@ class FKSteering:
         self, denoiser: Denoiser, scorer: Scorer, base_seed: int, monitor: SearchMonitor | None = None
     ) -> SearchResult:
         monitor = monitor or NullMonitor()
-        check_scores_previews(scorer)
+        check_scores_previews(scorer, "FK steering scores every particle's x0 prediction mid-sampling")
         stochastic = bool(getattr(denoiser, "stochastic", False))
         self.check_schedule(denoiser.steps, renoise=not stochastic)
         segments = self.segments(denoiser.steps, renoise=not stochastic)
@@ -291,17 +291,3 @@ class Swarm:
         self.candidates = [made[a].index for a in picks]
         self.lineage = lineage.take(ancestors)
         self.log_weights = log_weights
-
-
-def check_scores_previews(scorer: Scorer) -> None:
-    """Refuse a scorer that cannot score x0 predictions mid-sampling (one that compares a final sample with its probe)."""
-    if getattr(scorer, "scores_previews", True):
-        return
-    names = getattr(scorer, "verifier_names", ()) or ("this",)
-    raise SearchConfigError(
-        "verifier",
-        f"the {' + '.join(names)} verifier scores only finished samples (it compares each with the model's x0 "
-        "prediction at its probe level), and FK steering scores every particle's x0 prediction mid-sampling. "
-        "Connect a verifier that scores single images (CLIP score, ImageReward, a class logit...), or use random "
-        "or zero-order search with this one",
-    )

@@ -15,7 +15,7 @@ from .random_search import check_batch_size, check_search_steps
 from .recipes import Recipe, denoise_op, noise_op
 from .result import Candidate, SearchResult
 from .seeds import offset_seed
-from .tracking import SearchLog, chunks
+from .tracking import SearchLog, check_scores_previews, chunks
 
 ROUNDING_SLACK = 1e-9
 """Products within this of an integer count as that integer (0.3 × 10 is 3.0000000000000004 in floats)."""
@@ -169,6 +169,7 @@ class PrunedRandomSearch:
         self, denoiser: Denoiser, scorer: Scorer, base_seed: int, monitor: SearchMonitor | None = None
     ) -> SearchResult:
         monitor = monitor or NullMonitor()
+        check_scores_previews(scorer, "pruned random search scores every candidate's x0 prediction at its checkpoints")
         steps = denoiser.steps
         bounds = [0, *self.checkpoint_steps(steps), steps]
         segments = list(zip(bounds, bounds[1:]))

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .errors import NonFiniteScore
+from .errors import NonFiniteScore, SearchConfigError
 from .protocols import Denoiser, Scorer, SearchMonitor
 from .recipes import Recipe, replay
 from .result import Candidate, SearchResult
@@ -273,3 +273,18 @@ def score_render(scorer: Scorer, result: SearchResult, latent: torch.Tensor, pro
     columns = result.score_columns.clone()
     columns[result.best.index] = raw[0]
     return float(checked_scores(combine(columns), len(columns))[result.best.index])
+
+
+def check_scores_previews(scorer: Scorer, why: str) -> None:
+    """Refuse a scorer that cannot score x0 predictions mid-sampling (one that compares a final sample with its probe).
+
+    ``why`` says what the algorithm scores mid-sampling, for the error."""
+    if getattr(scorer, "scores_previews", True):
+        return
+    names = getattr(scorer, "verifier_names", ()) or ("this",)
+    raise SearchConfigError(
+        "verifier",
+        f"the {' + '.join(names)} verifier scores only finished samples (it compares each with the model's x0 "
+        f"prediction at its probe level), and {why}. Connect a verifier that scores single images (CLIP score, "
+        "ImageReward, a class logit...), or use random or zero-order search with this one",
+    )

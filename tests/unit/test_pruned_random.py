@@ -231,3 +231,15 @@ def test_checkpoints_parse_from_text():
     assert parse_checkpoints("") == ()
     with pytest.raises(SearchConfigError, match="checkpoints: is '25%'; write fractions"):
         parse_checkpoints("25%")
+
+
+def test_a_scorer_that_cannot_score_previews_is_refused_before_sampling(denoiser, scorer):
+    class FinishedSamplesOnly:
+        scores_previews = False
+        verifier_names = ("self-supervised",)
+        score = scorer.score
+
+    with pytest.raises(SearchConfigError, match="^verifier: the self-supervised verifier scores only finished samples.*"
+                       "pruned random search scores every candidate's x0 prediction at its checkpoints"):
+        PrunedRandomSearch(num_candidates=4).run(denoiser, FinishedSamplesOnly(), base_seed=0)
+    assert denoiser.nfes == 0
