@@ -13,7 +13,7 @@ from .random_search import check_batch_size
 from .recipes import Recipe, denoise_op, noise_op, renoise_op
 from .result import Candidate, SearchResult
 from .seeds import derive_seed, offset_seed
-from .tracking import SearchLog, chunks
+from .tracking import SearchLog, check_scores_previews, chunks
 
 RENOISE, BRANCH_SAMPLER = 4, 5
 
@@ -101,6 +101,7 @@ class PathsSearch:
         self, denoiser: Denoiser, scorer: Scorer, base_seed: int, monitor: SearchMonitor | None = None
     ) -> SearchResult:
         monitor = monitor or NullMonitor()
+        check_scores_previews(scorer, "search over paths scores every branch's x0 prediction mid-sampling")
         steps = denoiser.steps
         if self.start_step >= steps:
             lowest = self.forward_steps + 1
