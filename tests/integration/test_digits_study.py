@@ -63,9 +63,9 @@ def test_the_plots_and_the_sample_sheet_are_drawn_from_the_results(study, tmp_pa
 
 
 def test_a_checkpointed_study_resumes_without_running_the_rows_it_finished(comfyui, tmp_path):
-    import execution
+    from headless.workflow_runner import new_executor
 
-    executor = execution.PromptExecutor(None, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0})
+    executor = new_executor()
     arms, checkpoint = ARMS[:2], tmp_path / "rows"
     first = run_study(digits=[3, 5], samples=2, seed_sets=1, budgets=(20,), executor=executor, arms=arms, checkpoint=checkpoint)
     again = run_study(digits=[3, 5], samples=2, seed_sets=1, budgets=(20, 40), executor=executor, arms=arms,
