@@ -78,4 +78,5 @@ def gallery_ui(result: SearchResult, recorder: ThumbnailRecorder) -> dict[str, A
         "finished_candidates": len(result.ranked),
         "curve": [list(point) for point in result.curve],
         "nfes": {"search": result.search_nfes, "render": result.render_nfes, "plain_image": result.plain_image_nfes},
+        "verifier_seconds": result.verifier_seconds,
     }

@@ -91,7 +91,8 @@ function summaryText(gallery) {
   const { search, render, plain_image: plain } = gallery.nfes;
   const cost = plain ? `, the cost of ${formatCount(search / plain)} plain images` : "";
   const renderCost = render ? ` + ${render.toLocaleString()} to render the winner` : "";
-  return `${gallery.algorithm}: ${gallery.finished_candidates} candidates · ${search.toLocaleString()} NFEs${cost}${renderCost}`;
+  const verifierTime = gallery.verifier_seconds ? ` · verifier ${gallery.verifier_seconds.toFixed(2)} s` : "";
+  return `${gallery.algorithm}: ${gallery.finished_candidates} candidates · ${search.toLocaleString()} NFEs${cost}${renderCost}${verifierTime}`;
 }
 
 function thumbnailImage(entry) {

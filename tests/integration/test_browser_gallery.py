@@ -10,6 +10,7 @@ where Chromium or Playwright is not installed (scripts/setup.sh installs both wh
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
@@ -184,6 +185,7 @@ def test_the_gallery_shows_after_a_run_a_cached_run_a_tab_switch_and_a_reload(br
     assert all(caption.endswith(f"seed {seed}") for caption, seed in zip(captions, seeds)), captions
     state, text = page_browser.status()
     assert state == "finished" and f"{CANDIDATES} candidates" in text and "the cost of 8 plain images" in text, text
+    assert re.search(r" · verifier \d+\.\d\d s", text), text
     assert page.locator(".noise-search-status").count() == 1
     assert run["progressTexts"] == 0  # ComfyUI's progress text would say the status again, under the node
 

@@ -170,6 +170,7 @@ def test_the_node_ui_carries_a_gallery_sorted_by_score_with_thumbnails(comfyui, 
     assert [e["score"] for e in entries] == sorted((c["score"] for c in report["candidates"]), reverse=True)
     assert entries[0]["index"] == gallery["best_index"] == report["best_index"]
     assert gallery["curve"] == report["curve"] and gallery["nfes"]["search"] == report["nfes"]["search"]
+    assert gallery["verifier_seconds"] == report["verifier_seconds"] > 0
     for entry in entries:
         seed = next(c["seed"] for c in report["candidates"] if c["index"] == entry["index"])
         assert entry["seed"] == str(seed)
