@@ -139,7 +139,8 @@ class ComfyDenoiser:
             if self.noise_mask is not None:
                 raise SearchConfigError(
                     "latent_image", "has a noise mask (inpainting), and sampling cannot continue from an intermediate "
-                    "state with one, as search over paths does. Use Random Search or Zero-Order Search, or remove the mask",
+                    "state with one, which search over paths, FK steering and pruned random search do. Use Random Search "
+                    "or Zero-Order Search, or remove the mask",
                 )
             noise, latent = torch.zeros_like(states), states
         last_x0: list[torch.Tensor] = []

@@ -21,6 +21,8 @@ CLIP_LOADER = "Load CLIP Score Verifier (Noise Search)"
 PATHS = {"class_type": "NoiseSearchPathsSearch", "inputs": {
     "num_paths": 2, "branches": 2, "start_step": 3, "forward_steps": 1, "backward_steps": 2, "batch_size": 2,
     "max_nfes": 0}}
+PRUNED = {"class_type": "NoiseSearchPrunedRandomSearch", "inputs": {
+    "num_candidates": 2, "checkpoints": "0.5", "keep_fraction": 0.5, "batch_size": 2, "search_steps": 0, "max_nfes": 0}}
 
 
 def pack_module(name: str) -> ModuleType:
@@ -237,8 +239,11 @@ def advanced(prompt: dict[str, Any], denoise: float) -> dict[str, Any]:
     (lambda p: advanced(p, denoise=0.0), "Noise Search Sampler (Advanced): sigmas must hold at least 2 values (one step) "
      "but holds 0. A scheduler with denoise 0 gives none"),
     (lambda p: masked(p).update({ALGORITHM: PATHS}), "Noise Search Sampler: latent_image: has a noise mask (inpainting), "
-     "and sampling cannot continue from an intermediate state with one, as search over paths does. Use Random Search or "
-     "Zero-Order Search, or remove the mask"),
+     "and sampling cannot continue from an intermediate state with one, which search over paths, FK steering and pruned "
+     "random search do. Use Random Search or Zero-Order Search, or remove the mask"),
+    (lambda p: masked(p).update({ALGORITHM: PRUNED}), "Noise Search Sampler: latent_image: has a noise mask (inpainting), "
+     "and sampling cannot continue from an intermediate state with one, which search over paths, FK steering and pruned "
+     "random search do"),
 ])
 def test_search_inputs_that_cannot_work_fail_naming_the_node_the_input_and_the_fix(comfyui, change, message):
     prompt = comfyui.workflow()
