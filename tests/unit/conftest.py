@@ -74,6 +74,18 @@ class MeanScorer:
         return latents.flatten(1).mean(dim=1)
 
 
+class FinishedSamplesOnlyScorer(MeanScorer):
+    """A scorer like the self-supervised verifier's, which cannot score x0 predictions mid-sampling."""
+
+    scores_previews = False
+    verifier_names = ("self-supervised",)
+
+
+@pytest.fixture
+def finished_samples_scorer() -> FinishedSamplesOnlyScorer:
+    return FinishedSamplesOnlyScorer()
+
+
 @pytest.fixture
 def denoiser() -> ToyDenoiser:
     return ToyDenoiser()

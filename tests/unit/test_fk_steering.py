@@ -220,14 +220,10 @@ def test_the_ancestral_sampler_may_resample_after_the_first_step(scorer):
     assert [step["step"] for step in result.resampling] == [1, 5]
 
 
-def test_a_scorer_that_cannot_score_previews_is_refused_naming_it(scorer):
-    class ProbeScorer(MeanScorer):
-        scores_previews = False
-        verifier_names = ("self-supervised",)
-
+def test_a_scorer_that_cannot_score_previews_is_refused_naming_it(finished_samples_scorer):
     denoiser = ToyDenoiser()
     with pytest.raises(SearchConfigError, match="^verifier: the self-supervised verifier scores only finished samples"):
-        FKSteering().run(denoiser, ProbeScorer(), base_seed=0)
+        FKSteering().run(denoiser, finished_samples_scorer, base_seed=0)
     assert denoiser.nfes == 0
 
 

@@ -100,14 +100,9 @@ def test_a_schedule_too_short_for_the_forward_steps_says_how_many_steps_it_needs
         PathsSearch(start_step=3, forward_steps=2).run(make_denoiser(steps=3), scorer, base_seed=0)
 
 
-def test_a_scorer_that_cannot_score_previews_is_refused_before_sampling(denoiser, scorer):
-    class FinishedSamplesOnly:
-        scores_previews = False
-        verifier_names = ("self-supervised",)
-        score = scorer.score
-
+def test_a_scorer_that_cannot_score_previews_is_refused_before_sampling(denoiser, finished_samples_scorer):
     with pytest.raises(SearchConfigError, match="^verifier: the self-supervised verifier scores only finished samples.*"
                        "search over paths scores every branch's x0 prediction"):
         PathsSearch(num_paths=2, branches=2, start_step=2, forward_steps=1, backward_steps=2).run(
-            denoiser, FinishedSamplesOnly(), base_seed=0)
+            denoiser, finished_samples_scorer, base_seed=0)
     assert denoiser.nfes == 0

@@ -233,13 +233,8 @@ def test_checkpoints_parse_from_text():
         parse_checkpoints("25%")
 
 
-def test_a_scorer_that_cannot_score_previews_is_refused_before_sampling(denoiser, scorer):
-    class FinishedSamplesOnly:
-        scores_previews = False
-        verifier_names = ("self-supervised",)
-        score = scorer.score
-
+def test_a_scorer_that_cannot_score_previews_is_refused_before_sampling(denoiser, finished_samples_scorer):
     with pytest.raises(SearchConfigError, match="^verifier: the self-supervised verifier scores only finished samples.*"
                        "pruned random search scores every candidate's x0 prediction at its checkpoints"):
-        PrunedRandomSearch(num_candidates=4).run(denoiser, FinishedSamplesOnly(), base_seed=0)
+        PrunedRandomSearch(num_candidates=4).run(denoiser, finished_samples_scorer, base_seed=0)
     assert denoiser.nfes == 0
