@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from headless.workflow_runner import WorkflowFailed, WorkflowInvalid
+from tests.integration.test_algorithms import with_replay
 
 SAMPLER, ALGORITHM = "7", "6"
 PRUNED = {"num_candidates": 6, "checkpoints": "0.34, 0.67", "keep_fraction": 0.5, "batch_size": 2, "search_steps": 0,
@@ -24,16 +25,6 @@ def pruned(prompt: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 def random(prompt: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     inputs = {"num_candidates": 6, "batch_size": 2, "search_steps": 0, "max_nfes": 0}
     prompt[ALGORITHM] = {"class_type": "NoiseSearchRandomSearch", "inputs": {**inputs, **overrides}}
-    return prompt
-
-
-def with_replay(prompt: dict[str, Any]) -> dict[str, Any]:
-    settings = {k: v for k, v in prompt[SAMPLER]["inputs"].items()
-                if k in ("model", "seed", "steps", "cfg", "sampler_name", "scheduler", "positive", "negative",
-                         "latent_image", "denoise")}
-    prompt["30"] = {"class_type": "NoiseSearchReplay", "inputs": {**settings, "report": [SAMPLER, 3]}}
-    prompt["31"] = {"class_type": "VAEDecode", "inputs": {"samples": ["30", 0], "vae": ["1", 2]}}
-    prompt["32"] = {"class_type": "PreviewImage", "inputs": {"images": ["31", 0]}}
     return prompt
 
 
