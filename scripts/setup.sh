@@ -12,7 +12,9 @@ VENV=${NOISE_SEARCH_VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+# No wheel cache: a torch family with its CUDA libraries is about 3 GB of wheels, which would sit on disk
+# beside the 6 GB it installs, once per venv.
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --no-cache-dir -q)
 
 # PyPI's CPU torch 2.13.0 has no torchvision that imports beside it; these pairs install and run on a CPU.
 case "$(uname -m)" in
