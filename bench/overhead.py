@@ -10,6 +10,8 @@ memory is its own), warms up once, then is timed over ``--repeats`` runs.
                                                    # SD1.5's architecture with random weights, on a GPU
     python -m bench.overhead --model digits --candidates 16 --batch-sizes 1 16 --steps 20 --cfg 3 \
         --output bench/results/overhead_digits.json   # the trained demo digit model and its verifier
+    python -m bench.overhead --model digits --sampler euler_ancestral --candidates 16 --batch-sizes 1 16 --steps 20 \
+        --cfg 3 --output bench/results/overhead_digits_euler_ancestral.json   # a stochastic sampler, batched per row
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ DIGIT_SOURCES = {**SOURCES, "vae": ("1", 1), "positive": ("2", 0), "negative": (
 DIGIT = 7
 
 
-def build_digits_workflow(candidates: int, batch_size: int, steps: int, cfg: float, seed: int) -> dict[str, Any]:
+def build_digits_workflow(candidates: int, batch_size: int, steps: int, cfg: float, seed: int, sampler: str) -> dict[str, Any]:
     """The demo model, Demo Digit and the digit-classifier verifier in place of checkpoint, prompts and CLIP."""
     return {
         "1": {"class_type": "NoiseSearchDemoModelLoader", "inputs": {}},
@@ -49,14 +51,16 @@ def build_digits_workflow(candidates: int, batch_size: int, steps: int, cfg: flo
         "6": {"class_type": "NoiseSearchRandomSearch",
               "inputs": {"num_candidates": candidates, "batch_size": batch_size, "search_steps": 0, "max_nfes": 0}},
         "7": {"class_type": "NoiseSearchSampler", "inputs": {
-            "model": ["1", 0], "seed": seed, "steps": steps, "cfg": cfg, "sampler_name": "euler",
+            "model": ["1", 0], "seed": seed, "steps": steps, "cfg": cfg, "sampler_name": sampler,
             "scheduler": "normal", "positive": ["2", 0], "negative": ["2", 1], "latent_image": ["2", 2],
             "denoise": 1.0, "vae": ["1", 1], "verifier": ["5", 0], "algorithm": ["6", 0], "verifier_text": str(DIGIT)}},
         "8": {"class_type": "PreviewAny", "inputs": {"source": ["7", 2]}},
     }
 
 
-def build_workflow(candidates: int, batch_size: int, steps: int, size: int, cfg: float, seed: int, checkpoint: str) -> dict[str, Any]:
+def build_workflow(
+    candidates: int, batch_size: int, steps: int, size: int, cfg: float, seed: int, checkpoint: str, sampler: str
+) -> dict[str, Any]:
     from headless.tiny_models import TINY_CLIP_FOLDER
 
     return {
@@ -69,7 +73,7 @@ def build_workflow(candidates: int, batch_size: int, steps: int, size: int, cfg:
         "6": {"class_type": "NoiseSearchRandomSearch",
               "inputs": {"num_candidates": candidates, "batch_size": batch_size, "search_steps": 0, "max_nfes": 0}},
         "7": {"class_type": "NoiseSearchSampler", "inputs": {
-            "model": ["1", 0], "seed": seed, "steps": steps, "cfg": cfg, "sampler_name": "euler",
+            "model": ["1", 0], "seed": seed, "steps": steps, "cfg": cfg, "sampler_name": sampler,
             "scheduler": "normal", "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["4", 0],
             "denoise": 1.0, "vae": ["1", 2], "verifier": ["5", 0], "algorithm": ["6", 0],
             "verifier_text": PROMPT_TEXT}},
@@ -113,7 +117,8 @@ class WorkTimer:
 
 
 def measure(
-    mode: str, candidates: int, batch_size: int, steps: int, size: int, cfg: float, repeats: int, model_kind: str
+    mode: str, candidates: int, batch_size: int, steps: int, size: int, cfg: float, repeats: int, model_kind: str,
+    sampler: str,
 ) -> dict[str, Any]:
     """One configuration, in this process: ``search`` through ComfyUI's executor, or the ``plain`` loop."""
     from headless import comfy_env, tiny_models, workflow_runner
@@ -139,8 +144,8 @@ def measure(
 
     def search_workflow(seed: int) -> dict[str, Any]:
         if model_kind == "digits":
-            return build_digits_workflow(candidates, batch_size, steps, cfg, seed)
-        return build_workflow(candidates, batch_size, steps, size, cfg, seed, checkpoint)
+            return build_digits_workflow(candidates, batch_size, steps, cfg, seed, sampler)
+        return build_workflow(candidates, batch_size, steps, size, cfg, seed, checkpoint, sampler)
 
     executor = workflow_runner.new_executor()
     warm = workflow_runner.run_workflow(search_workflow(0), executor)
@@ -171,7 +176,7 @@ def measure(
         for i in range(candidates):
             noise = sample_module.prepare_noise(latent, seed + i)
             callback = latent_preview.prepare_callback(model, steps)  # KSampler's progress bar and previews
-            samples = sample_module.sample(model, noise, steps, cfg, "euler", "normal", positive, negative, latent,
+            samples = sample_module.sample(model, noise, steps, cfg, sampler, "normal", positive, negative, latent,
                                           callback=callback, disable_pbar=True, seed=seed + i)
             verifier.score(vae.decode(samples), text)
 
@@ -191,7 +196,7 @@ def measure(
         cpu_timings.append(time.process_time() - cpu_started)
         work_timings.append(work.seconds)
     machinery = [total - scheduled for total, scheduled in zip(timings, work_timings)]
-    return {"mode": mode, "model": model_kind, "candidates": candidates, "batch_size": batch_size, "steps": steps,
+    return {"mode": mode, "model": model_kind, "sampler": sampler, "candidates": candidates, "batch_size": batch_size, "steps": steps,
             "cfg": cfg, "image_pixels": 16 if model_kind == "digits" else size, "nfes": nfes,
             "seconds": timings, "median_seconds": statistics.median(timings),
             "cpu_seconds": cpu_timings, "median_cpu_seconds": statistics.median(cpu_timings),
@@ -208,7 +213,7 @@ def _has_cuda() -> bool:
 def run_in_child(args: argparse.Namespace, mode: str, batch_size: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.overhead", "--child", mode, "--candidates", str(args.candidates),
                "--batch-size", str(batch_size), "--steps", str(args.steps), "--size", str(args.size), "--cfg", str(args.cfg),
-               "--repeats", str(args.repeats), "--model", args.model]
+               "--repeats", str(args.repeats), "--model", args.model, "--sampler", args.sampler]
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -235,12 +240,13 @@ def main() -> None:
     parser.add_argument("--model", choices=["tiny", "sd15", "digits"], default="tiny",
                         help="tiny: the test model; sd15: SD1.5's full architecture with random weights (for a GPU); "
                         "digits: the trained demo model (16×16 px; --size is ignored)")
+    parser.add_argument("--sampler", default="euler", help="the sampler_name both sides use (e.g. euler_ancestral)")
     parser.add_argument("--child", choices=["search", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, default=RESULTS / "overhead.json")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, args.candidates, args.batch_size, args.steps, args.size, args.cfg,
-                                 args.repeats, args.model)))
+                                 args.repeats, args.model, args.sampler)))
         return
     comparison = compare(args, args.batch_sizes)
     plain, searches = comparison["plain"], comparison["search"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -17,8 +18,12 @@ import comfy.samplers
 
 from ..search import Denoised, SearchConfigError
 from ..search.noise import renoise_variance_exploding
+from .row_noise import ROW_NOISE_KINDS, RowNoiseKind, takes_row_noise, with_row_noise
 
 NFE_COUNTER_KEY = "noise_search_nfe_counter"
+
+CALIBRATION_SEEDS = (11, 12)
+"""Two seeds for calibrating per-row noise: distinct, so rows that swapped their streams would show."""
 
 StepCallback = Callable[[torch.Tensor], None]
 """Called after every sampler step (its NFEs already counted) with the step's x0 prediction."""
@@ -29,18 +34,18 @@ class NFECounter:
 
     With CFG the conditional and unconditional passes are separate rows, so one CFG step of one
     image costs 2 NFEs (1 when cfg is 1.0 and ComfyUI skips the unconditional pass), as the paper
-    counts. In a dry run the network is not called: it returns zeros, so a sampler's calls can be
-    counted without their cost.
+    counts. In a dry run the network is not called: ``dry_prediction`` gives the x0 prediction in its
+    place (zeros to count a sampler's calls without their cost), and the caller restores the count.
     """
 
     def __init__(self) -> None:
         self.count = 0
-        self.dry = False
+        self.dry_prediction: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def wrapper(self, executor: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         self.count += int(x.shape[0])
-        if self.dry:
-            return torch.zeros_like(x)
+        if self.dry_prediction is not None:
+            return self.dry_prediction(x)
         return executor(x, *args, **kwargs)
 
     def add_to(self, model_options: dict) -> None:
@@ -59,11 +64,7 @@ def counted_guider(guider: Any, counter: NFECounter) -> Any:
 
 
 def draws_noise_per_call(sampler: Any) -> bool:
-    """Whether the sampler draws fresh noise from the call's seed (ancestral, SDE or unknown samplers).
-
-    Such a sampler draws one noise tensor for the whole batch from one seed, so a candidate sampled
-    in a batch would differ from the same seed sampled alone; these run one candidate per call.
-    """
+    """Whether the sampler draws fresh noise from the call's seed (ancestral, SDE or unknown samplers)."""
     if not isinstance(sampler, comfy.samplers.KSAMPLER):
         return True
     return "noise_sampler" in inspect.signature(sampler.sampler_function).parameters
@@ -99,8 +100,8 @@ class ComfyDenoiser:
         self._counter = counter
         self.stochastic = draws_noise_per_call(sampler)
         """Whether the sampler draws fresh noise from each call's seed (ancestral, SDE or unknown samplers)."""
-        self._one_candidate_per_call = self.stochastic
         self._dry_run_costs: dict[tuple[int, int], int] = {}
+        self._row_noise_kinds: dict[tuple[int, int], RowNoiseKind | None] = {}
         model = guider.model_patcher.model
         self._process_latent_in = model.process_latent_in
         self._process_latent_out = model.process_latent_out
@@ -121,17 +122,58 @@ class ComfyDenoiser:
     def denoise(
         self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None
     ) -> Denoised:
+        """A stochastic sampler gives each row its own noise stream (see :mod:`row_noise`), so a batch of candidates
+        gets what each seed gets alone; where no stream fits the sampler, one candidate per sampler call."""
         stop = self.steps if stop is None else stop
-        if self._one_candidate_per_call and len(sampler_seeds) > 1:
-            parts = [self.denoise(states[i : i + 1], [seed], start, stop) for i, seed in enumerate(sampler_seeds)]
-            probes = [p.probe for p in parts]
-            return Denoised(
-                torch.cat([p.states for p in parts]), torch.cat([p.x0 for p in parts]),
-                None if any(p is None for p in probes) else torch.cat(probes),
-            )
-        return self._sample(states, sampler_seeds[0], start, stop, self.on_step)
+        if not self.stochastic or len(sampler_seeds) == 1:
+            return self._sample(states, self.sampler, sampler_seeds[0], start, stop, self.on_step)
+        kind = self.row_noise_kind(start, stop)
+        if kind is not None:
+            sampler = with_row_noise(self.sampler, sampler_seeds, kind)
+            return self._sample(states, sampler, sampler_seeds[0], start, stop, self.on_step)
+        parts = [self.denoise(states[i : i + 1], [seed], start, stop) for i, seed in enumerate(sampler_seeds)]
+        probes = [p.probe for p in parts]
+        return Denoised(
+            torch.cat([p.states for p in parts]), torch.cat([p.x0 for p in parts]),
+            None if any(p is None for p in probes) else torch.cat(probes),
+        )
 
-    def _sample(self, states: torch.Tensor, seed: int, start: int, stop: int, on_step: StepCallback | None) -> Denoised:
+    def row_noise_kind(self, start: int, stop: int) -> RowNoiseKind | None:
+        """The per-row noise this sampler draws for steps start..stop, or None when none reproduces it.
+
+        Calibrated in dry runs where every x0 prediction is the step's input, so each step's noise stays in the
+        output: a batch of two rows with per-row noise must equal, bit for bit, each row sampled alone with the
+        sampler unchanged.
+        """
+        if (start, stop) not in self._row_noise_kinds:
+            self._row_noise_kinds[(start, stop)] = self._calibrate_row_noise(start, stop) if takes_row_noise(self.sampler) else None
+        return self._row_noise_kinds[(start, stop)]
+
+    def _calibrate_row_noise(self, start: int, stop: int) -> RowNoiseKind | None:
+        seeds = CALIBRATION_SEEDS
+        states = torch.zeros((len(seeds), *self.latent_image.shape[1:]), dtype=self.latent_image.dtype)
+        with self._dry_run(torch.clone):
+            alone = torch.cat([self._sample(states[:1], self.sampler, seed, start, stop, None).states for seed in seeds])
+            for kind in ROW_NOISE_KINDS:
+                batched = self._sample(states, with_row_noise(self.sampler, seeds, kind), seeds[0], start, stop, None).states
+                if torch.equal(batched, alone):
+                    return kind
+        return None
+
+    @contextlib.contextmanager
+    def _dry_run(self, prediction: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[None]:
+        """Sampler calls in which the network returns ``prediction(x)`` and no NFEs are counted."""
+        before = self._counter.count
+        self._counter.dry_prediction = prediction
+        try:
+            yield
+        finally:
+            self._counter.dry_prediction = None
+            self._counter.count = before
+
+    def _sample(
+        self, states: torch.Tensor, sampler: Any, seed: int, start: int, stop: int, on_step: StepCallback | None
+    ) -> Denoised:
         if start == 0:
             noise = states
             latent = self.latent_image.repeat(states.shape[0], *([1] * (states.ndim - 1)))
@@ -154,7 +196,7 @@ class ComfyDenoiser:
                 on_step(x0)
 
         samples = self.guider.sample(
-            noise, latent, self.sampler, self.sigmas[start : stop + 1], denoise_mask=self.noise_mask,
+            noise, latent, sampler, self.sigmas[start : stop + 1], denoise_mask=self.noise_mask,
             callback=callback, disable_pbar=True, seed=seed,
         )
         device = comfy.model_management.intermediate_device()
@@ -191,12 +233,8 @@ class ComfyDenoiser:
     def dry_run_nfes(self, start: int, stop: int) -> int:
         """One row's NFEs for steps start..stop: the sampler runs with the network returning zeros."""
         if (start, stop) not in self._dry_run_costs:
-            before = self._counter.count
-            self._counter.dry = True
-            try:
-                self._sample(torch.zeros_like(self.latent_image), 0, start, stop, None)
-            finally:
-                self._counter.dry = False
-            self._dry_run_costs[(start, stop)] = self._counter.count - before
-            self._counter.count = before
+            with self._dry_run(torch.zeros_like):
+                before = self._counter.count
+                self._sample(torch.zeros_like(self.latent_image), self.sampler, 0, start, stop, None)
+                self._dry_run_costs[(start, stop)] = self._counter.count - before
         return self._dry_run_costs[(start, stop)]

@@ -16,7 +16,8 @@ from .result import Candidate, SearchResult
 from .seeds import derive_seed
 from .tracking import SearchLog, chunks
 
-NEIGHBOUR_DIRECTION, NEIGHBOUR_SAMPLER, FRESH_PIVOT = 1, 2, 3
+NEIGHBOUR_DIRECTION, FRESH_PIVOT = 1, 3
+"""Tags of the seed streams derived from ``base_seed``."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class ZeroOrderSearch:
     score. A round where no neighbour improves is rejected and a fresh random pivot is drawn for the
     next round, so the search cannot sit at a fixed point. Every draw comes from a seed derived from
     ``base_seed``, so runs are reproducible; the result is the best candidate ever scored, never worse
-    than the first pivot.
+    than the first pivot. Neighbours keep their pivot's sampler seed, so with an ancestral or SDE sampler
+    only the initial noise moves and the search stays local.
 
     Where the rejection rule comes from: not from the paper (arXiv 2501.09732), whose zero-order search
     continues each iteration from the best of the pivot's N neighbours (its Fig. 2). Accept-if-better
@@ -99,7 +101,8 @@ class ZeroOrderSearch:
             )
 
         pivot_noise: Recipe = [noise_op(base_seed)]
-        (pivot,) = evaluate([pivot_noise], [base_seed], None, 0)
+        pivot_sampler_seed = base_seed
+        (pivot,) = evaluate([pivot_noise], [pivot_sampler_seed], None, 0)
         for round_ in range(1, self.iterations + 1):
             affordable = self.budget.affordable(self.num_neighbours, cost, log.spent)
             if affordable == 0:
@@ -109,8 +112,7 @@ class ZeroOrderSearch:
             for batch in chunks(keys, self.batch_size):
                 recipes = [pivot_noise + [neighbour_op(derive_seed(base_seed, NEIGHBOUR_DIRECTION, *key), self.angle)]
                            for key in batch]
-                sampler_seeds = [derive_seed(base_seed, NEIGHBOUR_SAMPLER, *key) for key in batch]
-                neighbours += evaluate(recipes, sampler_seeds, pivot.index, round_)
+                neighbours += evaluate(recipes, [pivot_sampler_seed] * len(batch), pivot.index, round_)
             pivot = log.latest(pivot)
             challenger = min((log.latest(c) for c in neighbours), key=lambda c: (-c.score, c.index))
             if challenger.score > pivot.score:
@@ -119,8 +121,8 @@ class ZeroOrderSearch:
                 fresh_seed = derive_seed(base_seed, FRESH_PIVOT, round_)
                 log.total_candidates += 1
                 plan()
-                pivot_noise = [noise_op(fresh_seed)]
-                (pivot,) = evaluate([pivot_noise], [fresh_seed], None, round_)
+                pivot_noise, pivot_sampler_seed = [noise_op(fresh_seed)], fresh_seed
+                (pivot,) = evaluate([pivot_noise], [pivot_sampler_seed], None, round_)
             else:
                 break
         return log.result(self.name, {**self.parameters(), "base_seed": base_seed})

@@ -61,12 +61,18 @@ def test_a_candidate_is_reproduced_by_ksampler_from_its_recorded_seed(comfyui, s
 
 
 @pytest.mark.parametrize("sampler_name", ["euler_ancestral", "dpmpp_2m_sde"])
-def test_stochastic_samplers_reproduce_each_candidate_from_its_seed(comfyui, search_workflow, sampler_name):
-    prompt = search_workflow(num_candidates=3, batch_size=3, seed=40, sampler_name=sampler_name)
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_stochastic_samplers_reproduce_each_candidate_from_its_seed(comfyui, search_workflow, sampler_name, batch_size):
+    """Bit for bit one candidate per call; to float rounding when the candidates share a batch."""
+    prompt = search_workflow(num_candidates=3, batch_size=batch_size, seed=40, sampler_name=sampler_name)
     _, ranked, _, report_json, _ = comfyui.run(prompt).outputs(SAMPLER)
     by_rank = sorted(json.loads(report_json)["candidates"], key=lambda c: -c["score"])
     for rank, candidate in enumerate(by_rank):
-        assert torch.equal(ksampler_latent(comfyui, prompt, candidate["seed"]), ranked["samples"][rank : rank + 1])
+        alone = ksampler_latent(comfyui, prompt, candidate["seed"])
+        if batch_size == 1:
+            assert torch.equal(alone, ranked["samples"][rank : rank + 1])
+        else:
+            torch.testing.assert_close(alone, ranked["samples"][rank : rank + 1], rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("cfg, rows_per_step", [(5.0, 2), (1.0, 1)])

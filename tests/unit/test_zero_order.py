@@ -81,3 +81,13 @@ def test_an_nfe_budget_stops_the_rounds(denoiser, scorer):
 def test_bad_parameters_are_refused_naming_them(kwargs, parameter):
     with pytest.raises(SearchConfigError, match=parameter):
         ZeroOrderSearch(**kwargs)
+
+
+def test_neighbours_keep_their_pivots_sampler_seed(denoiser, scorer):
+    """With an ancestral or SDE sampler only the initial noise moves, so the search stays local."""
+    result = ZeroOrderSearch(num_neighbours=3, iterations=3, batch_size=2).run(denoiser, DecliningScorer(), base_seed=4)
+    by_index = {c.index: c for c in result.candidates}
+    neighbours = [c for c in result.candidates if c.parent is not None]
+    assert neighbours and len({c.recipe[-1]["sampler_seed"] for c in result.candidates}) > 1  # fresh pivots differ
+    for candidate in neighbours:
+        assert candidate.recipe[-1]["sampler_seed"] == by_index[candidate.parent].recipe[-1]["sampler_seed"]
