@@ -151,8 +151,11 @@ class SearchResult:
         if len(self.ranked) > limit:
             lines.append(f"... {len(self.ranked) - limit} more")
         lines.extend(self.winner_lines())
+        finished = sum(c.final for c in self.candidates)
+        counted = (f"{finished} candidates" if finished == len(self.candidates)
+                   else f"{len(self.candidates)} scored states ({finished} finished)")
         lines.append(
-            f"{self.algorithm}: {len(self.candidates)} candidates, {self.search_nfes} NFEs searching"
+            f"{self.algorithm}: {counted}, {self.search_nfes} NFEs searching"
             + (f" + {self.render_nfes} rendering the winner" if self.render_nfes else "")
             + (f" (one plain image: {self.plain_image_nfes})" if self.plain_image_nfes else "")
             + (f"; verifier {self.verifier_seconds:.2f} s" if self.verifier_seconds else "")

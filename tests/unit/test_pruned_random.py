@@ -147,6 +147,7 @@ def test_search_steps_render_the_winner_and_score_the_render_again(make_denoiser
     table = result.format_table()
     assert f"final render score {result.render_score:.6g} (re-scored at 8 steps)" in table
     assert f"winner's previews: step 2 x0 {result.candidates[result.best.parent].score:.6g}" in table
+    assert "pruned random search: 9 scored states (3 finished)," in table  # a checkpoint's record is not a candidate
 
 
 def test_random_searchs_search_steps_winner_is_scored_again(make_denoiser, scorer):
