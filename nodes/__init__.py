@@ -8,6 +8,7 @@ from .algorithm_nodes import FKSteeringNode, PathsSearchNode, PrunedRandomSearch
 from .demo_model_nodes import DemoDigit, LoadDemoDigitVerifier, LoadDemoModel
 from .dinov2_loader import LoadDINOv2Verifier
 from .ensemble_node import VerifierEnsemble
+from .feature_similarity_loaders import LoadSourceSimilarityVerifier, LoadTemporalConsistencyVerifier
 from .hps_loader import LoadHPSv2Verifier
 from .hps_v3_loader import LoadHPSv3Verifier
 from .image_reward_loader import LoadImageRewardVerifier
@@ -36,6 +37,8 @@ NODES: list[type[io.ComfyNode]] = [
     LoadAestheticVerifier,
     LoadZeroShotVerifier,
     LoadDINOv2Verifier,
+    LoadSourceSimilarityVerifier,
+    LoadTemporalConsistencyVerifier,
     VerifierEnsemble,
     ScoreImages,
     LoadDemoModel,

@@ -20,8 +20,12 @@ class ManagedVerifier:
     built in a half dtype (the VLM judge, in bf16 where the device has it) keeps that dtype.
     """
 
-    def __init__(self, verifier: Verifier) -> None:
+    def __init__(self, verifier: Verifier, patcher: comfy.model_patcher.ModelPatcher | None = None) -> None:
+        """``patcher``: the one already managing ``verifier.module`` (a verifier built per prompt around cached weights)."""
         self.verifier = verifier
+        if patcher is not None:
+            self.patcher = patcher
+            return
         load_device = comfy.model_management.get_torch_device()
         if comfy.model_management.should_use_fp16(load_device) and next(verifier.module.parameters()).dtype == torch.float32:
             verifier.module.half()

@@ -13,6 +13,7 @@ from .dinov2_classifier import DINOv2ClassLogitVerifier, load_dinov2_verifier
 from .errors import VerifierConditionError, VerifierConfigError, VerifierWeightsMissing
 from .hps_v2 import HPSv2Verifier, load_hps_v2_verifier
 from .hps_v3 import HPSv3Verifier, load_hps_v3_verifier
+from .image_features import load_image_features
 from .image_reward import ImageRewardVerifier, load_image_reward_verifier
 from .open_clip_loading import (
     list_open_clip_weights,
@@ -24,6 +25,8 @@ from .open_clip_loading import (
 from .pick_score import PickScoreVerifier, load_pick_score_verifier
 from .protocol import Verifier
 from .self_supervised import SelfSupervisedVerifier
+from .source_similarity import SourceSimilarityVerifier
+from .temporal_consistency import TemporalConsistencyVerifier
 from .zero_shot import CLIPZeroShotVerifier, imagenet_1k_classes
 
 __all__ = [
@@ -36,6 +39,8 @@ __all__ = [
     "ImageRewardVerifier",
     "PickScoreVerifier",
     "SelfSupervisedVerifier",
+    "SourceSimilarityVerifier",
+    "TemporalConsistencyVerifier",
     "Verifier",
     "VerifierConditionError",
     "VerifierConfigError",
@@ -46,6 +51,7 @@ __all__ = [
     "imagenet_1k_classes",
     "load_dinov2_verifier",
     "load_hps_v2_verifier",
+    "load_image_features",
     "load_hps_v3_verifier",
     "load_image_reward_verifier",
     "load_pick_score_verifier",

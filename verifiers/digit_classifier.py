@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import VerifierConfigError
+from .image_features import EncoderImageFeatures
 from .self_supervised import SelfSupervisedVerifier
 from .zero_shot import class_index
 
@@ -90,7 +91,8 @@ class DigitFeatureEncoder(nn.Module):
 
 def digit_self_supervised_verifier(classifier: DigitClassifier, probe_level: float) -> SelfSupervisedVerifier:
     """The paper's self-supervised verifier on the digit classifier's features (no class needed)."""
-    return SelfSupervisedVerifier(DigitFeatureEncoder(classifier), INPUT_SIZE, (0.5,) * 3, (0.5,) * 3, probe_level)
+    return SelfSupervisedVerifier(EncoderImageFeatures(DigitFeatureEncoder(classifier), INPUT_SIZE, (0.5,) * 3, (0.5,) * 3),
+                                  probe_level)
 
 
 class DigitClassLogitVerifier:

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from .aesthetic import AestheticVerifier, load_head_state
 from .clip_score import CLIPScoreVerifier
 from .errors import VerifierConfigError
+from .image_features import EncoderImageFeatures
 from .self_supervised import SelfSupervisedVerifier
 from .zero_shot import CLIPZeroShotVerifier, imagenet_1k_classes
 
@@ -194,7 +195,7 @@ def load_self_supervised_verifier(
 ) -> SelfSupervisedVerifier:
     """The self-supervised verifier on the image tower of the CLIP model at ``path``."""
     clip = load_clip_score_verifier(path, architecture, allow_hub)
-    return SelfSupervisedVerifier(clip.module, clip.image_size, clip.mean, clip.std, probe_level)
+    return SelfSupervisedVerifier(EncoderImageFeatures(clip.module, clip.image_size, clip.mean, clip.std), probe_level)
 
 
 def load_aesthetic_verifier(

@@ -8,41 +8,30 @@ costs no extra network evaluations.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
-import torch.nn.functional as F
 
 from .errors import VerifierConditionError
-from .image_preprocessing import normalize, resize_and_center_crop
+from .image_features import ImageFeatures
 
 
 class SelfSupervisedVerifier:
-    """Feature similarity of final images and their probe images under a CLIP image encoder."""
+    """Feature similarity of final images and their probe images under an image encoder (CLIP's)."""
 
     name = "self-supervised"
     needs_condition = False
 
-    def __init__(
-        self, model: torch.nn.Module, image_size: int, mean: Sequence[float], std: Sequence[float], probe_level: float
-    ) -> None:
+    def __init__(self, image_features: ImageFeatures, probe_level: float) -> None:
         if not 0.0 < probe_level < 1.0:
             raise ValueError(f"probe_level is {probe_level}; choose a noise level t between 0 and 1 (e.g. 0.4)")
-        self._model = model.eval()
-        self.image_size = image_size
-        self.mean = tuple(mean)
-        self.std = tuple(std)
+        self.image_features = image_features
         self.probe_level = probe_level
 
     @property
     def module(self) -> torch.nn.Module:
-        return self._model
+        return self.image_features.module
 
-    @torch.inference_mode()
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        parameter = next(self._model.parameters())
-        pixels = normalize(resize_and_center_crop(images, self.image_size), self.mean, self.std)
-        return F.normalize(self._model.encode_image(pixels.to(parameter.device, parameter.dtype)).float(), dim=-1)
+        return self.image_features.features(images)
 
     def score(self, images: torch.Tensor, condition: str | None, probes: torch.Tensor | None = None) -> torch.Tensor:
         if probes is None:
