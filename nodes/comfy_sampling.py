@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 from typing import Any, Callable, Sequence
@@ -13,6 +14,7 @@ import comfy.model_management
 import comfy.model_patcher
 import comfy.patcher_extension
 import comfy.sample
+import comfy.sampler_helpers
 import comfy.samplers
 
 from ..search import Denoised, SearchConfigError
@@ -69,12 +71,47 @@ def draws_noise_per_call(sampler: Any) -> bool:
     return "noise_sampler" in inspect.signature(sampler.sampler_function).parameters
 
 
+class ContinuingSampler(comfy.samplers.Sampler):
+    """A KSAMPLER that starts from the states an earlier segment stopped at.
+
+    ComfyUI's ``KSAMPLER.sample`` starts at ``noise_scaling(sigma_0, noise, latent_image)`` and, under a
+    noise mask, has KSamplerX0Inpaint feed the model the source ``latent_image`` noised with the same
+    ``noise`` outside the mask at every step. Called with a candidate's initial noise and the source
+    latent, this sampler runs that same code and changes one thing: the sampler starts from the
+    candidate's state, so the masked region continues where it was while the rest stays on the
+    source's own trajectory, exactly as one uninterrupted masked KSampler run would have it. Inpainting
+    models read the source latent for their masked-image input, as in that run.
+    """
+
+    def __init__(self, sampler: comfy.samplers.KSAMPLER, states: torch.Tensor) -> None:
+        self.sampler = sampler
+        self.states = states
+
+    def sample(
+        self, model_wrap: Any, sigmas: torch.Tensor, extra_args: dict, callback: Any, noise: torch.Tensor,
+        latent_image: torch.Tensor | None = None, denoise_mask: torch.Tensor | None = None, disable_pbar: bool = False,
+    ) -> torch.Tensor:
+        model = model_wrap.inner_model
+        states = model.process_latent_in(self.states.to(device=noise.device, dtype=noise.dtype))
+        start = model.model_sampling.noise_scaling(sigmas[0], torch.zeros_like(states), states)
+        function = self.sampler.sampler_function
+
+        @functools.wraps(function)
+        def from_states(model_k: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+            return function(model_k, start, *args, **kwargs)
+
+        ksampler = comfy.samplers.KSAMPLER(from_states, self.sampler.extra_options, self.sampler.inpaint_options)
+        return ksampler.sample(model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
+
+
 class ComfyDenoiser:
     """Samples slices of one sigma schedule with a ComfyUI guider, as KSampler/SamplerCustomAdvanced do.
 
     States between slices are kept in ComfyUI's latent convention (what a KSamplerAdvanced run that
-    stops early returns), so continuing from one is a sampler call with zero noise, exactly as two
-    chained KSamplerAdvanced nodes work.
+    stops early returns). A KSAMPLER continues from one through :class:`ContinuingSampler`, given the
+    row's initial noise and the source latent, so img2img and a noise mask (inpainting) continue as
+    one KSampler run would; another SAMPLER continues with zero noise from the state as its latent, as
+    two chained KSamplerAdvanced nodes work, which a noise mask cannot follow (refused).
     """
 
     def __init__(
@@ -94,6 +131,7 @@ class ComfyDenoiser:
         self.sigmas = sigmas
         self.latent_image = latent_image
         self.noise_mask = noise_mask
+        self._sampler_continues_masks = isinstance(sampler, comfy.samplers.KSAMPLER)
         self.batch_index = list(batch_index) if batch_index is not None else None
         self.on_step = on_step
         self._counter = counter
@@ -119,30 +157,42 @@ class ComfyDenoiser:
         return comfy.sample.prepare_noise(self.latent_image, seed, self.batch_index)
 
     def denoise(
-        self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None
+        self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None,
+        initial_noises: torch.Tensor | None = None,
     ) -> Denoised:
         stop = self.steps if stop is None else stop
+        if start > 0 and (initial_noises is None or initial_noises.shape != states.shape):
+            raise ValueError(f"a segment from step {start} needs each row's initial noise, shaped like the states")
         if self._one_candidate_per_call and len(sampler_seeds) > 1:
-            parts = [self.denoise(states[i : i + 1], [seed], start, stop) for i, seed in enumerate(sampler_seeds)]
+            parts = [
+                self.denoise(states[i : i + 1], [seed], start, stop, None if start == 0 else initial_noises[i : i + 1])
+                for i, seed in enumerate(sampler_seeds)
+            ]
             probes = [p.probe for p in parts]
             return Denoised(
                 torch.cat([p.states for p in parts]), torch.cat([p.x0 for p in parts]),
                 None if any(p is None for p in probes) else torch.cat(probes),
             )
-        return self._sample(states, sampler_seeds[0], start, stop, self.on_step)
+        return self._sample(states, sampler_seeds[0], start, stop, self.on_step, initial_noises)
 
-    def _sample(self, states: torch.Tensor, seed: int, start: int, stop: int, on_step: StepCallback | None) -> Denoised:
+    def _sample(
+        self, states: torch.Tensor, seed: int, start: int, stop: int, on_step: StepCallback | None,
+        initial_noises: torch.Tensor | None = None,
+    ) -> Denoised:
+        latent = self.latent_image.repeat(states.shape[0], *([1] * (states.ndim - 1)))
+        sampler = self.sampler
         if start == 0:
             noise = states
-            latent = self.latent_image.repeat(states.shape[0], *([1] * (states.ndim - 1)))
-        else:
-            if self.noise_mask is not None:
-                raise SearchConfigError(
-                    "latent_image", "has a noise mask (inpainting), and sampling cannot continue from an intermediate "
-                    "state with one, which search over paths, FK steering and pruned random search do. Use Random Search "
-                    "or Zero-Order Search, or remove the mask",
-                )
+        elif self._sampler_continues_masks:
+            noise, sampler = initial_noises, ContinuingSampler(self.sampler, states)
+        elif self.noise_mask is None:
             noise, latent = torch.zeros_like(states), states
+        else:
+            raise SearchConfigError(
+                "sampler", f"is a {type(self.sampler).__name__}, which cannot continue from an intermediate state under "
+                "latent_image's noise mask, as search over paths, FK steering and pruned random search do. Use a "
+                "sampler from KSamplerSelect (or another ComfyUI KSAMPLER), or Random Search or Zero-Order Search",
+            )
         last_x0: list[torch.Tensor] = []
         probe: list[torch.Tensor] = []
 
@@ -154,7 +204,7 @@ class ComfyDenoiser:
                 on_step(x0)
 
         samples = self.guider.sample(
-            noise, latent, self.sampler, self.sigmas[start : stop + 1], denoise_mask=self.noise_mask,
+            noise, latent, sampler, self.sigmas[start : stop + 1], denoise_mask=self.noise_mask,
             callback=callback, disable_pbar=True, seed=seed,
         )
         device = comfy.model_management.intermediate_device()
@@ -162,11 +212,29 @@ class ComfyDenoiser:
         probed = self._process_latent_out(probe[0].float()).to(device) if probe else None
         return Denoised(states=samples.to(device), x0=x0.to(device), probe=probed)
 
-    def renoise(self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor) -> torch.Tensor:
-        """Forward-noise with the model's own ``noise_scaling`` (EPS, V, flow/CONST alike)."""
+    def renoise(
+        self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor, initial_noises: torch.Tensor
+    ) -> torch.Tensor:
+        """Forward-noise with the model's own ``noise_scaling`` (EPS, V, flow/CONST alike).
+
+        Under a noise mask only the masked region takes the fresh noise; outside it each row is put
+        back on the source's trajectory, the source latent noised with the row's initial noise, which
+        is what KSamplerX0Inpaint feeds the model there (``noise_scaling(sigma, noise, latent_image)``).
+        """
         scaled = self._process_latent_in(states)
         level_from, level_to = self.ve_level(start), self.ve_level(to)
-        return self._process_latent_out(renoise_variance_exploding(scaled, level_from, level_to, noise.to(scaled)))
+        renoised = renoise_variance_exploding(scaled, level_from, level_to, noise.to(scaled))
+        if self.noise_mask is not None:
+            mask = comfy.sampler_helpers.prepare_mask(self.noise_mask, renoised.shape, renoised.device).to(renoised)
+            on_source = self._source_in().to(renoised) + level_to * initial_noises.to(renoised)
+            renoised = renoised * mask + on_source * (1.0 - mask)
+        return self._process_latent_out(renoised)
+
+    def _source_in(self) -> torch.Tensor:
+        """The source latent as the model samples it: CFGGuider.inner_sample shifts it in unless it is all zeros."""
+        if torch.count_nonzero(self.latent_image) > 0:
+            return self._process_latent_in(self.latent_image)
+        return self.latent_image
 
     def ve_level(self, index: int) -> float:
         """``b(sigma) / a(sigma)`` for the model's ``x = a·x0 + b·noise``, read off its own noise_scaling."""
@@ -194,7 +262,8 @@ class ComfyDenoiser:
             before = self._counter.count
             self._counter.dry = True
             try:
-                self._sample(torch.zeros_like(self.latent_image), 0, start, stop, None)
+                zeros = torch.zeros_like(self.latent_image)
+                self._sample(zeros, 0, start, stop, None, zeros)
             finally:
                 self._counter.dry = False
             self._dry_run_costs[(start, stop)] = self._counter.count - before

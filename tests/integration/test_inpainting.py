@@ -1,0 +1,126 @@
+"""img2img (denoise < 1) and inpainting (a noise mask) with every algorithm, through ComfyUI's executor.
+
+Outside the mask a search's winner is what KSampler's masked sampling makes from its seed; candidates
+that continue mid-schedule keep that region on the source's own trajectory; the winner replays.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import torch
+
+from headless.workflow_runner import WorkflowFailed
+from tests.integration.test_algorithms import ALGORITHMS, unet_rows, with_replay  # noqa: F401 (unet_rows: a fixture)
+from tests.integration.test_fk_steering import FK_INPUTS
+from tests.integration.test_pruned_random import PRUNED
+
+SAMPLER, ALGORITHM, SOURCE = "7", "6", "45"
+ALGORITHM_NODES = {
+    **{name: {"class_type": class_type, "inputs": inputs} for name, (class_type, inputs) in ALGORITHMS.items()},
+    "fk_steering": {"class_type": "NoiseSearchFKSteering", "inputs": FK_INPUTS},
+    "pruned_random": {"class_type": "NoiseSearchPrunedRandomSearch", "inputs": {**PRUNED, "batch_size": 1}},
+}
+"""Random, zero-order, paths (re-noising), FK steering (re-noising on euler), pruned random (continuing); one
+candidate per sampler call, so replays are bit for bit on the CPU."""
+SAMPLING = ("model", "steps", "cfg", "sampler_name", "scheduler", "positive", "negative", "latent_image", "denoise")
+
+
+def inpainting(prompt: dict[str, Any], encoder: str = "SetLatentNoiseMask") -> dict[str, Any]:
+    """A 64 px source image with a 32 px square to repaint, by Set Latent Noise Mask or VAE Encode for Inpainting."""
+    prompt["40"] = {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0x3366AA}}
+    prompt["41"] = {"class_type": "SolidMask", "inputs": {"value": 0.0, "width": 64, "height": 64}}
+    prompt["42"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 32, "height": 32}}
+    prompt["43"] = {"class_type": "MaskComposite", "inputs": {"destination": ["41", 0], "source": ["42", 0], "x": 16,
+                                                              "y": 8, "operation": "add"}}
+    if encoder == "SetLatentNoiseMask":
+        prompt["44"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["40", 0], "vae": ["1", 2]}}
+        prompt[SOURCE] = {"class_type": "SetLatentNoiseMask", "inputs": {"samples": ["44", 0], "mask": ["43", 0]}}
+    else:
+        prompt[SOURCE] = {"class_type": "VAEEncodeForInpaint", "inputs": {"pixels": ["40", 0], "vae": ["1", 2],
+                                                                          "mask": ["43", 0], "grow_mask_by": 0}}
+    prompt[SAMPLER]["inputs"]["latent_image"] = [SOURCE, 0]
+    return prompt
+
+
+def with_algorithm(prompt: dict[str, Any], name: str) -> dict[str, Any]:
+    prompt[ALGORITHM] = json.loads(json.dumps(ALGORITHM_NODES[name]))
+    return prompt
+
+
+def with_ksampler(prompt: dict[str, Any], seed: int) -> dict[str, Any]:
+    """A plain KSampler with the search's settings and ``seed``, on the same latent."""
+    settings = {k: v for k, v in prompt[SAMPLER]["inputs"].items() if k in SAMPLING}
+    prompt["20"] = {"class_type": "KSampler", "inputs": {**settings, "seed": seed}}
+    prompt["21"] = {"class_type": "VAEDecode", "inputs": {"samples": ["20", 0], "vae": ["1", 2]}}
+    prompt["22"] = {"class_type": "PreviewImage", "inputs": {"images": ["21", 0]}}
+    return prompt
+
+
+def outside_the_mask(latent: dict[str, Any]) -> torch.Tensor:
+    """Where the sampler keeps the source: the mask, as ComfyUI shapes it to the latent, is 0 there."""
+    import comfy.utils
+
+    samples = latent["samples"]
+    outside = comfy.utils.reshape_mask(latent["noise_mask"], samples.shape) == 0
+    assert 0 < int(outside.sum()) < samples.numel()
+    return outside
+
+
+def assert_same(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    """Equal up to float rounding: batched sampler calls round differently from single ones."""
+    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-3)
+
+
+def assert_replayed(replayed: torch.Tensor, searched: torch.Tensor) -> None:
+    """Bit for bit on the CPU (what CI runs); CUDA kernels only promise float rounding across calls."""
+    import comfy.model_management
+
+    if comfy.model_management.get_torch_device().type == "cpu":
+        assert torch.equal(replayed, searched)
+    else:
+        assert_same(replayed, searched)
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHM_NODES))
+def test_outside_the_mask_the_winner_is_what_ksampler_makes_from_its_seed_and_it_replays(comfyui, algorithm):
+    prompt = with_replay(with_algorithm(inpainting(comfyui.workflow()), algorithm))
+    run = comfyui.run(prompt)
+    report = json.loads(run.outputs(SAMPLER)[3])
+    seed = report["best_recipe"][0]["seed"]
+    best = run.outputs(SAMPLER)[0]["samples"]
+    plain = comfyui.run(with_ksampler(inpainting(comfyui.workflow()), seed)).outputs("20")[0]["samples"]
+    outside = outside_the_mask(run.outputs(SOURCE)[0])
+    torch.testing.assert_close(best[outside], plain[outside], rtol=1e-5, atol=1e-5)
+    assert_replayed(run.outputs("30")[0]["samples"], best)
+
+
+@pytest.mark.parametrize("algorithm", ["random", "pruned_random"])
+def test_a_candidate_that_continues_is_the_whole_ksampler_image_of_its_seed(comfyui, algorithm):
+    """Pruned candidates are sampled in segments; under the mask each still equals one KSampler run."""
+    prompt = with_algorithm(inpainting(comfyui.workflow(), "VAEEncodeForInpaint"), algorithm)
+    prompt[ALGORITHM]["inputs"]["batch_size"] = 2
+    run = comfyui.run(prompt)
+    report = json.loads(run.outputs(SAMPLER)[3])
+    assert report["best_recipe"][0]["seed"] == report["candidates"][report["best_index"]]["seed"]
+    plain = comfyui.run(with_ksampler(inpainting(comfyui.workflow(), "VAEEncodeForInpaint"), report["best_recipe"][0]["seed"]))
+    assert_same(run.outputs(SAMPLER)[0]["samples"], plain.outputs("20")[0]["samples"])
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHM_NODES))
+def test_img2img_costs_the_steps_it_runs_and_replays(comfyui, unet_rows, algorithm):  # noqa: F811
+    executor, rows = unet_rows
+    prompt = with_algorithm(inpainting(comfyui.workflow()), algorithm)
+    prompt[SAMPLER]["inputs"].update(denoise=0.5, latent_image=["44", 0])  # the encoded image, no mask
+    before = rows["count"]
+    run = comfyui.run(prompt, executor)
+    report = json.loads(run.outputs(SAMPLER)[3])
+    assert report["nfes"]["total"] == rows["count"] - before
+    # Denoise 0.5 of 6 steps runs the last 6 steps of a 12-step schedule: 6 steps of 2 NFEs (cfg) for one image.
+    assert report["nfes"]["plain_image"] == 6 * 2 and len(report["sampling"]["sigmas"]) == 7
+    if algorithm == "random":
+        assert report["nfes"]["search"] == 4 * 6 * 2
+    replayed = comfyui.run(with_replay(prompt), executor)  # the search itself comes from the executor's cache
+    assert_replayed(replayed.outputs("30")[0]["samples"], run.outputs(SAMPLER)[0]["samples"])
