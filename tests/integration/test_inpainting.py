@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from headless.workflow_runner import WorkflowFailed
-from tests.integration.test_algorithms import ALGORITHMS, unet_rows, with_replay  # noqa: F401 (unet_rows: a fixture)
+from tests.integration.test_algorithms import ALGORITHMS, advanced_workflow, unet_rows, with_replay  # noqa: F401 (a fixture)
 from tests.integration.test_fk_steering import FK_INPUTS
 from tests.integration.test_pruned_random import PRUNED
+from tests.integration.test_renoising import comfy_denoiser_class, patched_model  # noqa: F401 (a fixture)
 
 SAMPLER, ALGORITHM, SOURCE = "7", "6", "45"
 ALGORITHM_NODES = {
@@ -124,3 +125,72 @@ def test_img2img_costs_the_steps_it_runs_and_replays(comfyui, unet_rows, algorit
         assert report["nfes"]["search"] == 4 * 6 * 2
     replayed = comfyui.run(with_replay(prompt), executor)  # the search itself comes from the executor's cache
     assert_replayed(replayed.outputs("30")[0]["samples"], run.outputs(SAMPLER)[0]["samples"])
+
+
+@pytest.mark.parametrize("kind", ["eps", "flow"])
+def test_renoising_under_a_mask_puts_the_unmasked_region_back_on_the_source_trajectory(comfyui, comfy_denoiser_class, kind):
+    import comfy.samplers
+
+    ComfyDenoiser, NFECounter = comfy_denoiser_class
+    model = patched_model(comfyui, kind)
+    model_sampling = model.get_model_object("model_sampling")
+    sigmas = comfy.samplers.calculate_sigmas(model_sampling, "simple", 8)
+    generator = torch.Generator().manual_seed(0)
+    source, state, initial, fresh = (torch.randn((1, 4, 8, 8), generator=generator) for _ in range(4))
+    mask = torch.zeros((1, 8, 8))
+    mask[:, :4] = 1.0
+    mask[:, 4] = 0.5
+    guider, sampler = comfy.samplers.CFGGuider(model), comfy.samplers.sampler_object("euler")
+    masked = ComfyDenoiser(guider, sampler, sigmas, source, NFECounter(), noise_mask=mask)
+    unmasked = ComfyDenoiser(guider, sampler, sigmas, source, NFECounter())
+    inner, sigma = model.model.process_latent_in, sigmas[3].reshape(1)
+    signal = model_sampling.noise_scaling(sigma, torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1), max_denoise=False)
+    seen = signal * inner(masked.renoise(state, 6, 3, fresh, initial))  # what the sampler continues from
+    free = signal * inner(unmasked.renoise(state, 6, 3, fresh, initial))
+    on_source = model_sampling.noise_scaling(sigma, initial, inner(source), max_denoise=False)
+    weight = mask.unsqueeze(1)
+    torch.testing.assert_close(seen, free * weight + on_source * (1 - weight), rtol=1e-5, atol=1e-5)
+    assert (seen - free)[..., 5:, :].abs().min() > 0  # the unmasked rows moved off the state's own re-noising
+
+
+def test_a_flow_models_masked_search_matches_sampler_custom_advanced_and_replays(comfyui):
+    prompt = inpainting(advanced_workflow(comfyui, "basic", True, "paths"))
+    prompt[ALGORITHM] = json.loads(json.dumps(ALGORITHM_NODES["pruned_random"]))
+    prompt["30"] = {"class_type": "NoiseSearchReplayAdvanced", "inputs": {
+        "guider": ["11", 0], "sampler": ["12", 0], "sigmas": ["13", 0], "latent_image": [SOURCE, 0],
+        "report": [SAMPLER, 3]}}
+    prompt["31"] = {"class_type": "VAEDecode", "inputs": {"samples": ["30", 0], "vae": ["1", 2]}}
+    prompt["32"] = {"class_type": "PreviewImage", "inputs": {"images": ["31", 0]}}
+    run = comfyui.run(prompt)
+    report = json.loads(run.outputs(SAMPLER)[3])
+    plain = {key: value for key, value in prompt.items() if key not in (SAMPLER, ALGORITHM, "5", "8", "9", "30", "31", "32")}
+    plain["14"] = {"class_type": "RandomNoise", "inputs": {"noise_seed": report["best_recipe"][0]["seed"]}}
+    plain["20"] = {"class_type": "SamplerCustomAdvanced", "inputs": {
+        "noise": ["14", 0], "guider": ["11", 0], "sampler": ["12", 0], "sigmas": ["13", 0], "latent_image": [SOURCE, 0]}}
+    plain["21"] = {"class_type": "VAEDecode", "inputs": {"samples": ["20", 0], "vae": ["1", 2]}}
+    plain["22"] = {"class_type": "PreviewImage", "inputs": {"images": ["21", 0]}}
+    best = run.outputs(SAMPLER)[0]["samples"]
+    assert_same(best, comfyui.run(plain).outputs("20")[0]["samples"])
+    assert_replayed(run.outputs("30")[0]["samples"], best)
+
+
+def test_a_sampler_that_is_no_ksampler_cannot_continue_under_a_mask(comfyui, comfy_denoiser_class):
+    import comfy.samplers
+
+    ComfyDenoiser, NFECounter = comfy_denoiser_class
+
+    class OwnSampler(comfy.samplers.Sampler):
+        """A custom SAMPLER (as custom nodes write them): it runs euler, but is no KSAMPLER."""
+
+        def sample(self, *args, **kwargs):
+            return comfy.samplers.sampler_object("euler").sample(*args, **kwargs)
+
+    model = patched_model(comfyui, "eps")
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 4)
+    source = torch.zeros((1, 4, 8, 8))
+    denoiser = ComfyDenoiser(comfy.samplers.CFGGuider(model), OwnSampler(), sigmas, source, NFECounter(),
+                             noise_mask=torch.ones((1, 8, 8)))
+    noise = denoiser.initial_noise(1)
+    half = denoiser.denoise(noise, [1], 0, 2).states
+    with pytest.raises(Exception, match="sampler: is a OwnSampler, which cannot continue from an intermediate state"):
+        denoiser.denoise(half, [1], 2, initial_noises=noise)
