@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import torch
 
-from headless.workflow_runner import WorkflowFailed
+from headless.ui_workflow import ui_to_api
 from tests.integration.test_algorithms import ALGORITHMS, advanced_workflow, unet_rows, with_replay  # noqa: F401 (a fixture)
+from tests.integration.test_example_workflows import EXAMPLES_DIR, source_image, with_tiny_models  # noqa: F401
 from tests.integration.test_fk_steering import FK_INPUTS
 from tests.integration.test_pruned_random import PRUNED
 from tests.integration.test_renoising import comfy_denoiser_class, patched_model  # noqa: F401 (a fixture)
@@ -26,6 +27,8 @@ ALGORITHM_NODES = {
 }
 """Random, zero-order, paths (re-noising), FK steering (re-noising on euler), pruned random (continuing); one
 candidate per sampler call, so replays are bit for bit on the CPU."""
+INPAINTING_EXAMPLE = EXAMPLES_DIR / "Noise Search with SD1.5 (inpainting, ImageReward verifier, FK steering).json"
+IMG2IMG_EXAMPLE = EXAMPLES_DIR / "Noise Search with SD1.5 (img2img, aesthetic verifier, pruned random search).json"
 SAMPLING = ("model", "steps", "cfg", "sampler_name", "scheduler", "positive", "negative", "latent_image", "denoise")
 
 
@@ -194,3 +197,38 @@ def test_a_sampler_that_is_no_ksampler_cannot_continue_under_a_mask(comfyui, com
     half = denoiser.denoise(noise, [1], 0, 2).states
     with pytest.raises(Exception, match="sampler: is a OwnSampler, which cannot continue from an intermediate state"):
         denoiser.denoise(half, [1], 2, initial_noises=noise)
+
+
+@pytest.mark.parametrize("example", [INPAINTING_EXAMPLE, IMG2IMG_EXAMPLE], ids=["inpainting", "img2img"])
+def test_the_example_runs_on_tiny_models(comfyui, source_image, example):  # noqa: F811
+    prompt = with_tiny_models(ui_to_api(json.loads(example.read_text()), comfyui.nodes.NODE_CLASS_MAPPINGS))
+    sampler = next(node_id for node_id, node in prompt.items() if node["class_type"] == "NoiseSearchSampler")
+    algorithm = prompt[sampler]["inputs"]["algorithm"][0]
+    encoder = prompt[sampler]["inputs"]["latent_image"][0]
+    prompt[sampler]["inputs"]["steps"] = 6
+    prompt[algorithm]["inputs"].update(SMALLER[prompt[algorithm]["class_type"]])
+    run = comfyui.run(prompt)
+    report = json.loads(run.outputs(sampler)[3])
+    assert report["sampling"]["settings"]["denoise"] == (1.0 if example == INPAINTING_EXAMPLE else 0.6)
+    source = run.outputs(encoder)[0]
+    best = run.outputs(sampler)[0]["samples"]
+    if "noise_mask" in source:
+        outside = outside_the_mask(source)
+        torch.testing.assert_close(best[outside], source["samples"][outside], rtol=1e-5, atol=1e-5)
+    assert_same(replay_of(comfyui, prompt, sampler), best)  # batched as in the example: equal up to rounding
+
+
+SMALLER = {
+    "NoiseSearchFKSteering": {"num_particles": 3, "start_step": 2, "interval": 2},
+    "NoiseSearchPrunedRandomSearch": {"num_candidates": 4},
+}
+"""The examples' algorithms at sizes that run in seconds on 6 steps."""
+
+
+def replay_of(comfyui, prompt: dict[str, Any], sampler: str) -> torch.Tensor:
+    """The Replay node's latent for the search in ``prompt`` (answered from the executor's cache but for the replay)."""
+    settings = {k: v for k, v in prompt[sampler]["inputs"].items() if k in (*SAMPLING, "seed")}
+    replay_prompt = {**prompt, "50": {"class_type": "NoiseSearchReplay", "inputs": {**settings, "report": [sampler, 3]}}}
+    replay_prompt["51"] = {"class_type": "VAEDecode", "inputs": {"samples": ["50", 0], "vae": prompt[sampler]["inputs"]["vae"]}}
+    replay_prompt["52"] = {"class_type": "PreviewImage", "inputs": {"images": ["51", 0]}}
+    return comfyui.run(replay_prompt).outputs("50")[0]["samples"]
