@@ -7,6 +7,7 @@ that continue mid-schedule keep that region on the source's own trajectory; the 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,3 +233,36 @@ def replay_of(comfyui, prompt: dict[str, Any], sampler: str) -> torch.Tensor:
     replay_prompt["51"] = {"class_type": "VAEDecode", "inputs": {"samples": ["50", 0], "vae": prompt[sampler]["inputs"]["vae"]}}
     replay_prompt["52"] = {"class_type": "PreviewImage", "inputs": {"images": ["51", 0]}}
     return comfyui.run(replay_prompt).outputs("50")[0]["samples"]
+
+
+@pytest.fixture(scope="module")
+def inpainting_checkpoint(comfyui) -> str:
+    """A tiny SD1.5 inpainting checkpoint: its UNet takes 9 channels (latent, mask, masked image), as sd-v1-5-inpainting."""
+    import folder_paths
+
+    from headless import tiny_models
+
+    name = "noise_search_tiny_sd15_inpainting.safetensors"
+    config = tiny_models.register_tiny_models()({**tiny_models.TINY_UNET_CONFIG, "in_channels": 9})
+    tiny_models.save_sd15_shaped_checkpoint(Path(folder_paths.models_dir) / "checkpoints" / name, config, torch.float32, 3)
+    return name
+
+
+@pytest.mark.parametrize("algorithm", ["pruned_random", "paths"])
+def test_an_inpainting_checkpoint_sees_the_source_as_its_masked_image_in_every_segment(comfyui, inpainting_checkpoint,
+                                                                                        algorithm):
+    def workflow() -> dict[str, Any]:
+        prompt = inpainting(comfyui.workflow(), "VAEEncodeForInpaint")
+        prompt["1"]["inputs"]["ckpt_name"] = inpainting_checkpoint
+        return prompt
+
+    run = comfyui.run(with_replay(with_algorithm(workflow(), algorithm)))
+    assert run.outputs("1")[0].model.concat_keys == ("mask", "masked_image")
+    report = json.loads(run.outputs(SAMPLER)[3])
+    best = run.outputs(SAMPLER)[0]["samples"]
+    plain = comfyui.run(with_ksampler(workflow(), report["best_recipe"][0]["seed"])).outputs("20")[0]["samples"]
+    if algorithm == "pruned_random":  # a survivor, sampled in three segments, is KSampler's image of its seed
+        assert_same(best, plain)
+    outside = outside_the_mask(run.outputs(SOURCE)[0])
+    torch.testing.assert_close(best[outside], plain[outside], rtol=1e-5, atol=1e-5)
+    assert_replayed(run.outputs("30")[0]["samples"], best)
