@@ -266,3 +266,29 @@ def test_an_inpainting_checkpoint_sees_the_source_as_its_masked_image_in_every_s
     outside = outside_the_mask(run.outputs(SOURCE)[0])
     torch.testing.assert_close(best[outside], plain[outside], rtol=1e-5, atol=1e-5)
     assert_replayed(run.outputs("30")[0]["samples"], best)
+
+
+def test_img2img_under_a_mask_searched_at_fewer_steps_renders_what_ksampler_makes_from_the_winning_seed(comfyui):
+    prompt = with_algorithm(inpainting(comfyui.workflow()), "random")
+    prompt[ALGORITHM]["inputs"].update(search_steps=3, batch_size=2)
+    prompt[SAMPLER]["inputs"]["denoise"] = 0.5
+    run = comfyui.run(prompt)
+    report = json.loads(run.outputs(SAMPLER)[3])
+    assert report["nfes"] == {"search": 4 * 3 * 2, "render": 6 * 2, "total": 4 * 3 * 2 + 6 * 2, "plain_image": 6 * 2}
+    reference = inpainting(comfyui.workflow())
+    reference[SAMPLER]["inputs"]["denoise"] = 0.5
+    plain = comfyui.run(with_ksampler(reference, report["best_recipe"][0]["seed"]))
+    assert_same(run.outputs(SAMPLER)[0]["samples"], plain.outputs("20")[0]["samples"])
+
+
+def test_fk_steering_with_an_ancestral_sampler_keeps_the_source_outside_the_mask_and_replays(comfyui):
+    """Its particles part ways by the sampler's own noise, continuing each segment under the mask."""
+    prompt = with_replay(with_algorithm(inpainting(comfyui.workflow()), "fk_steering"))
+    prompt[SAMPLER]["inputs"]["sampler_name"] = prompt["30"]["inputs"]["sampler_name"] = "euler_ancestral"
+    run = comfyui.run(prompt)
+    report = json.loads(run.outputs(SAMPLER)[3])
+    assert report["parameters"]["transition"] == "sampler noise"
+    best = run.outputs(SAMPLER)[0]["samples"]
+    outside = outside_the_mask(run.outputs(SOURCE)[0])
+    torch.testing.assert_close(best[outside], run.outputs("44")[0]["samples"][outside], rtol=1e-5, atol=1e-5)
+    assert_replayed(run.outputs("30")[0]["samples"], best)
