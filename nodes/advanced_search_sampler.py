@@ -15,7 +15,7 @@ from .comfy_scoring import ManagedVerifier
 from .comfy_types import CATEGORY
 from .node_errors import NodeInputError
 from .search_runner import SEARCH_OUTPUTS, SamplingSetup, check_latent, run_search_node
-from .search_sampler import search_inputs
+from .search_sampler import LATENT_TOOLTIP, search_inputs
 
 DISPLAY_NAME = "Noise Search Sampler (Advanced)"
 
@@ -40,7 +40,7 @@ class AdvancedSearchSampler(io.ComfyNode):
                 io.Guider.Input("guider"),
                 io.Sampler.Input("sampler"),
                 io.Sigmas.Input("sigmas"),
-                io.Latent.Input("latent_image", tooltip="One latent (batch size 1); the search batches candidates itself."),
+                io.Latent.Input("latent_image", tooltip=LATENT_TOOLTIP),
                 *search_inputs(),
             ],
             outputs=SEARCH_OUTPUTS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import inspect
 import math
 from typing import Any, Callable, Iterator, Sequence
@@ -14,6 +15,7 @@ import comfy.model_management
 import comfy.model_patcher
 import comfy.patcher_extension
 import comfy.sample
+import comfy.sampler_helpers
 import comfy.samplers
 
 from ..search import Denoised, SearchConfigError
@@ -70,12 +72,47 @@ def draws_noise_per_call(sampler: Any) -> bool:
     return "noise_sampler" in inspect.signature(sampler.sampler_function).parameters
 
 
+class ContinuingSampler(comfy.samplers.Sampler):
+    """A KSAMPLER that starts from the states an earlier segment stopped at.
+
+    ComfyUI's ``KSAMPLER.sample`` starts at ``noise_scaling(sigma_0, noise, latent_image)`` and, under a
+    noise mask, has KSamplerX0Inpaint feed the model the source ``latent_image`` noised with the same
+    ``noise`` outside the mask at every step. Called with a candidate's initial noise and the source
+    latent, this sampler runs that same code and changes one thing: the sampler starts from the
+    candidate's state, so the masked region continues where it was while the rest stays on the
+    source's own trajectory, exactly as one uninterrupted masked KSampler run would have it. Inpainting
+    models read the source latent for their masked-image input, as in that run.
+    """
+
+    def __init__(self, sampler: comfy.samplers.KSAMPLER, states: torch.Tensor) -> None:
+        self.sampler = sampler
+        self.states = states
+
+    def sample(
+        self, model_wrap: Any, sigmas: torch.Tensor, extra_args: dict, callback: Any, noise: torch.Tensor,
+        latent_image: torch.Tensor | None = None, denoise_mask: torch.Tensor | None = None, disable_pbar: bool = False,
+    ) -> torch.Tensor:
+        model = model_wrap.inner_model
+        states = model.process_latent_in(self.states.to(device=noise.device, dtype=noise.dtype))
+        start = model.model_sampling.noise_scaling(sigmas[0], torch.zeros_like(states), states)
+        function = self.sampler.sampler_function
+
+        @functools.wraps(function)
+        def from_states(model_k: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+            return function(model_k, start, *args, **kwargs)
+
+        ksampler = comfy.samplers.KSAMPLER(from_states, self.sampler.extra_options, self.sampler.inpaint_options)
+        return ksampler.sample(model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
+
+
 class ComfyDenoiser:
     """Samples slices of one sigma schedule with a ComfyUI guider, as KSampler/SamplerCustomAdvanced do.
 
     States between slices are kept in ComfyUI's latent convention (what a KSamplerAdvanced run that
-    stops early returns), so continuing from one is a sampler call with zero noise, exactly as two
-    chained KSamplerAdvanced nodes work.
+    stops early returns). A KSAMPLER continues from one through :class:`ContinuingSampler`, given the
+    row's initial noise and the source latent, so img2img and a noise mask (inpainting) continue as
+    one KSampler run would; another SAMPLER continues with zero noise from the state as its latent, as
+    two chained KSamplerAdvanced nodes work, which a noise mask cannot follow (refused).
     """
 
     def __init__(
@@ -95,6 +132,7 @@ class ComfyDenoiser:
         self.sigmas = sigmas
         self.latent_image = latent_image
         self.noise_mask = noise_mask
+        self._sampler_continues_masks = isinstance(sampler, comfy.samplers.KSAMPLER)
         self.batch_index = list(batch_index) if batch_index is not None else None
         self.on_step = on_step
         self._counter = counter
@@ -120,18 +158,24 @@ class ComfyDenoiser:
         return comfy.sample.prepare_noise(self.latent_image, seed, self.batch_index)
 
     def denoise(
-        self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None
+        self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None,
+        initial_noises: torch.Tensor | None = None,
     ) -> Denoised:
         """A stochastic sampler gives each row its own noise stream (see :mod:`row_noise`), so a batch of candidates
         gets what each seed gets alone; where no stream fits the sampler, one candidate per sampler call."""
         stop = self.steps if stop is None else stop
+        if start > 0 and (initial_noises is None or initial_noises.shape != states.shape):
+            raise ValueError(f"a segment from step {start} needs each row's initial noise, shaped like the states")
         if not self.stochastic or len(sampler_seeds) == 1:
-            return self._sample(states, self.sampler, sampler_seeds[0], start, stop, self.on_step)
+            return self._sample(states, self.sampler, sampler_seeds[0], start, stop, self.on_step, initial_noises)
         kind = self.row_noise_kind(start, stop)
         if kind is not None:
             sampler = with_row_noise(self.sampler, sampler_seeds, kind)
-            return self._sample(states, sampler, sampler_seeds[0], start, stop, self.on_step)
-        parts = [self.denoise(states[i : i + 1], [seed], start, stop) for i, seed in enumerate(sampler_seeds)]
+            return self._sample(states, sampler, sampler_seeds[0], start, stop, self.on_step, initial_noises)
+        parts = [
+            self.denoise(states[i : i + 1], [seed], start, stop, None if start == 0 else initial_noises[i : i + 1])
+            for i, seed in enumerate(sampler_seeds)
+        ]
         probes = [p.probe for p in parts]
         return Denoised(
             torch.cat([p.states for p in parts]), torch.cat([p.x0 for p in parts]),
@@ -153,10 +197,11 @@ class ComfyDenoiser:
         seeds = CALIBRATION_SEEDS
         states = torch.zeros((len(seeds), *self.latent_image.shape[1:]), dtype=self.latent_image.dtype)
         with self._dry_run(torch.clone):
-            alone = torch.cat([self._sample(states[:1], self.sampler, seed, start, stop, None).states for seed in seeds])
+            alone = torch.cat([self._sample(states[:1], self.sampler, seed, start, stop, None, states[:1]).states
+                               for seed in seeds])
             for kind in ROW_NOISE_KINDS:
-                batched = self._sample(states, with_row_noise(self.sampler, seeds, kind), seeds[0], start, stop, None).states
-                if torch.equal(batched, alone):
+                sampler = with_row_noise(self.sampler, seeds, kind)
+                if torch.equal(self._sample(states, sampler, seeds[0], start, stop, None, states).states, alone):
                     return kind
         return None
 
@@ -172,19 +217,22 @@ class ComfyDenoiser:
             self._counter.count = before
 
     def _sample(
-        self, states: torch.Tensor, sampler: Any, seed: int, start: int, stop: int, on_step: StepCallback | None
+        self, states: torch.Tensor, sampler: Any, seed: int, start: int, stop: int, on_step: StepCallback | None,
+        initial_noises: torch.Tensor | None = None,
     ) -> Denoised:
+        latent = self.latent_image.repeat(states.shape[0], *([1] * (states.ndim - 1)))
         if start == 0:
             noise = states
-            latent = self.latent_image.repeat(states.shape[0], *([1] * (states.ndim - 1)))
-        else:
-            if self.noise_mask is not None:
-                raise SearchConfigError(
-                    "latent_image", "has a noise mask (inpainting), and sampling cannot continue from an intermediate "
-                    "state with one, which search over paths, FK steering and pruned random search do. Use Random Search "
-                    "or Zero-Order Search, or remove the mask",
-                )
+        elif self._sampler_continues_masks:
+            noise, sampler = initial_noises, ContinuingSampler(sampler, states)
+        elif self.noise_mask is None:
             noise, latent = torch.zeros_like(states), states
+        else:
+            raise SearchConfigError(
+                "sampler", f"is a {type(self.sampler).__name__}, which cannot continue from an intermediate state under "
+                "latent_image's noise mask, as search over paths, FK steering and pruned random search do. Use a "
+                "sampler from KSamplerSelect (or another ComfyUI KSAMPLER), or Random Search or Zero-Order Search",
+            )
         last_x0: list[torch.Tensor] = []
         probe: list[torch.Tensor] = []
 
@@ -204,11 +252,29 @@ class ComfyDenoiser:
         probed = self._process_latent_out(probe[0].float()).to(device) if probe else None
         return Denoised(states=samples.to(device), x0=x0.to(device), probe=probed)
 
-    def renoise(self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor) -> torch.Tensor:
-        """Forward-noise with the model's own ``noise_scaling`` (EPS, V, flow/CONST alike)."""
+    def renoise(
+        self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor, initial_noises: torch.Tensor
+    ) -> torch.Tensor:
+        """Forward-noise with the model's own ``noise_scaling`` (EPS, V, flow/CONST alike).
+
+        Under a noise mask only the masked region takes the fresh noise; outside it each row is put
+        back on the source's trajectory, the source latent noised with the row's initial noise, which
+        is what KSamplerX0Inpaint feeds the model there (``noise_scaling(sigma, noise, latent_image)``).
+        """
         scaled = self._process_latent_in(states)
         level_from, level_to = self.ve_level(start), self.ve_level(to)
-        return self._process_latent_out(renoise_variance_exploding(scaled, level_from, level_to, noise.to(scaled)))
+        renoised = renoise_variance_exploding(scaled, level_from, level_to, noise.to(scaled))
+        if self.noise_mask is not None:
+            mask = comfy.sampler_helpers.prepare_mask(self.noise_mask, renoised.shape, renoised.device).to(renoised)
+            on_source = self._source_in().to(renoised) + level_to * initial_noises.to(renoised)
+            renoised = renoised * mask + on_source * (1.0 - mask)
+        return self._process_latent_out(renoised)
+
+    def _source_in(self) -> torch.Tensor:
+        """The source latent as the model samples it: CFGGuider.inner_sample shifts it in unless it is all zeros."""
+        if torch.count_nonzero(self.latent_image) > 0:
+            return self._process_latent_in(self.latent_image)
+        return self.latent_image
 
     def ve_level(self, index: int) -> float:
         """``b(sigma) / a(sigma)`` for the model's ``x = a·x0 + b·noise``, read off its own noise_scaling."""
@@ -235,6 +301,7 @@ class ComfyDenoiser:
         if (start, stop) not in self._dry_run_costs:
             with self._dry_run(torch.zeros_like):
                 before = self._counter.count
-                self._sample(torch.zeros_like(self.latent_image), self.sampler, 0, start, stop, None)
+                zeros = torch.zeros_like(self.latent_image)
+                self._sample(zeros, self.sampler, 0, start, stop, None, zeros)
                 self._dry_run_costs[(start, stop)] = self._counter.count - before
         return self._dry_run_costs[(start, stop)]

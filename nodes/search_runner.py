@@ -65,7 +65,49 @@ def check_latent(node_name: str, latent: dict[str, Any]) -> torch.Tensor:
             "candidates. Give it one latent (batch_size 1 on the Empty Latent Image node) and set the number "
             "of candidates on the algorithm node."
         )
+    check_noise_mask(node_name, latent.get("noise_mask"), samples)
     return samples
+
+
+MASK_FIX = ("Make the mask from the image you encoded (VAE Encode for Inpainting, or Set Latent Noise Mask with a mask of "
+            "that image's size)")
+
+
+def check_noise_mask(node_name: str, mask: Any, samples: torch.Tensor) -> None:
+    """A noise mask fits the latent: one mask of its aspect ratio, values from 0 to 1, something to sample.
+
+    ComfyUI stretches any mask to the latent and repeats a batch of masks over the batch it samples;
+    the search batches its candidates itself, so a stretched mask or several masks would change what
+    a candidate is with how it was batched, or sample a region the user did not draw.
+    """
+    if mask is None:
+        return
+    prefix = f"{node_name}: latent_image's noise_mask"
+    if not isinstance(mask, torch.Tensor) or mask.ndim < 2:
+        shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise NodeInputError(f"{prefix} is {shape}; a mask is [height, width] or [batch, height, width]. {MASK_FIX}.")
+    masks = mask.shape[0] if mask.ndim == samples.ndim else mask.numel() // (mask.shape[-2] * mask.shape[-1])
+    if samples.ndim == 4 and masks != 1:
+        raise NodeInputError(
+            f"{prefix} holds {masks} masks (shape {tuple(mask.shape)}) for one latent; the search samples every candidate "
+            "under the same mask. Give one mask (batch 1)."
+        )
+    mask_height, mask_width = mask.shape[-2:]
+    height, width = samples.shape[-2:]
+    if abs(mask_height * width / mask_width - height) > 1.0:
+        raise NodeInputError(
+            f"{prefix} is {mask_height}×{mask_width} (height × width) but latent_image is {height}×{width}: the mask "
+            f"would be stretched to another shape and cover another region. {MASK_FIX}."
+        )
+    values = mask.detach().float()
+    if not bool(torch.isfinite(values).all()) or float(values.min()) < 0.0 or float(values.max()) > 1.0:
+        raise NodeInputError(f"{prefix} has values outside 0 to 1 (or NaN); a mask weighs each pixel from 0 (keep) to 1 "
+                             f"(sample). {MASK_FIX}.")
+    if float(values.max()) == 0.0:
+        raise NodeInputError(
+            f"{prefix} is all zeros: it keeps the whole image, so every candidate would be latent_image itself. "
+            "Paint the region to change (white in the mask editor), or remove the mask."
+        )
 
 
 def check_condition(node_name: str, verifier: ManagedVerifier, verifier_text: str) -> str | None:

@@ -21,6 +21,9 @@ VERIFIER_TOOLTIP = ("The model that rates each candidate image, higher is better
 ALGORITHM_TOOLTIP = ("How candidates are chosen, and how many: connect Random Search (best of N), Zero-Order Search "
                      "(neighbours of the best noise so far) or Search over Paths (branches of half-denoised images). "
                      "Its counts and max_nfes set the budget.")
+LATENT_TOOLTIP = ("One latent (batch size 1); the search batches candidates itself. An encoded image works with every "
+                  "algorithm: img2img with denoise below 1, inpainting with its noise mask (VAE Encode for Inpainting, "
+                  "Set Latent Noise Mask).")
 VERIFIER_TEXT_TOOLTIP = ("The text the verifier scores images against, usually the positive prompt: type it, or link "
                          "the String node that feeds the text encoder, so one prompt feeds both. Ignored by verifiers "
                          "that need no condition.")
@@ -51,7 +54,7 @@ def ksampler_inputs() -> list[io.Input]:
         io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS),
         io.Conditioning.Input("positive"),
         io.Conditioning.Input("negative"),
-        io.Latent.Input("latent_image", tooltip="One latent (batch size 1); the search batches candidates itself."),
+        io.Latent.Input("latent_image", tooltip=LATENT_TOOLTIP),
         io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01),
     ]
 

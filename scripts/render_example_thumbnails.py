@@ -34,7 +34,7 @@ SEARCH_NODES = ("NoiseSearchSampler", "NoiseSearchSamplerAdvanced")
 # readable zoom; returns the screen rectangle they fill.
 SHOW_SEARCH_PARTS = """(types) => {
     const wanted = app.graph.nodes.filter((n) => types.includes(n.type)
-        || /^NoiseSearch.*(Verifier|Search|Ensemble)/.test(n.type));
+        || /^NoiseSearch.*(Verifier|Search|Ensemble|Steering)/.test(n.type));
     const boxes = wanted.map((n) => n.getBounding());
     const left = Math.min(...boxes.map((b) => b[0])), top = Math.min(...boxes.map((b) => b[1]));
     const right = Math.max(...boxes.map((b) => b[0] + b[2])), bottom = Math.max(...boxes.map((b) => b[1] + b[3]));

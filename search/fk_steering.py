@@ -18,7 +18,7 @@ from .budget import NFEBudget
 from .errors import SearchConfigError
 from .protocols import Denoiser, NullMonitor, Scorer, SearchMonitor
 from .random_search import check_batch_size
-from .recipes import Recipe, denoise_op, noise_op, renoise_op
+from .recipes import Recipe, denoise_op, initial_noise_of, noise_op, renoise_op
 from .result import Candidate, SearchResult
 from .seeds import derive_seed, offset_seed
 from .tracking import SearchLog, check_scores_previews, chunks
@@ -239,20 +239,22 @@ class FKSteering:
             log.monitor.check_cancelled()
             if segment.origin == 0:
                 sampler_seeds = [offset_seed(base_seed, p) for p in batch]
-                x = torch.cat([denoiser.initial_noise(seed) for seed in sampler_seeds], dim=0)
+                x = initial_noises = torch.cat([denoiser.initial_noise(seed) for seed in sampler_seeds], dim=0)
                 prefixes = [[noise_op(seed)] for seed in sampler_seeds]
             else:
                 sampler_seeds = [derive_seed(base_seed, PARTICLE_SAMPLER, round_, p) for p in batch]
                 x = torch.cat([swarm.states[p] for p in batch], dim=0)
                 prefixes = [list(swarm.recipes[p]) for p in batch]
+                initial_noises = torch.cat([initial_noise_of(recipe, denoiser) for recipe in prefixes], dim=0)
                 if segment.start < segment.origin:
                     noise_seeds = [derive_seed(base_seed, PARTICLE_RENOISE, round_, p) for p in batch]
                     noise = torch.cat([denoiser.initial_noise(seed) for seed in noise_seeds], dim=0)
-                    x = denoiser.renoise(x, segment.origin, segment.start, noise)
+                    x = denoiser.renoise(x, segment.origin, segment.start, noise, initial_noises)
                     prefixes = [recipe + [renoise_op(segment.start, seed)] for recipe, seed in zip(prefixes, noise_seeds)]
             recipes = [recipe + [denoise_op(segment.stop, seed)] for recipe, seed in zip(prefixes, sampler_seeds)]
             before = denoiser.nfes
-            denoised = denoiser.denoise(x, sampler_seeds, start=segment.start, stop=segment.stop)
+            denoised = denoiser.denoise(x, sampler_seeds, start=segment.start, stop=segment.stop,
+                                        initial_noises=initial_noises)
             parents = [swarm.candidates[p] for p in batch]
             first = len(log.candidates)
             made += log.record(

@@ -10,7 +10,7 @@ from .budget import NFEBudget
 from .errors import SearchConfigError
 from .protocols import Denoiser, NullMonitor, Scorer, SearchMonitor
 from .random_search import check_batch_size
-from .recipes import Recipe, denoise_op, noise_op, renoise_op
+from .recipes import Recipe, denoise_op, initial_noise_of, noise_op, renoise_op
 from .result import Candidate, SearchResult
 from .seeds import derive_seed, offset_seed
 from .tracking import SearchLog, check_scores_previews, chunks
@@ -144,12 +144,13 @@ class PathsSearch:
             log.monitor.check_cancelled()
             renoise_seeds = [derive_seed(base_seed, RENOISE, round_, p, b) for p, b in batch]
             sampler_seeds = [derive_seed(base_seed, BRANCH_SAMPLER, round_, p, b) for p, b in batch]
+            initial_noises = torch.cat([initial_noise_of(paths[p].recipe, denoiser) for p, _ in batch], dim=0)
             states = torch.cat([
-                denoiser.renoise(paths[p].state, index, to, denoiser.initial_noise(seed))
-                for (p, _), seed in zip(batch, renoise_seeds)
+                denoiser.renoise(paths[p].state, index, to, denoiser.initial_noise(seed), initial_noises[row : row + 1])
+                for row, ((p, _), seed) in enumerate(zip(batch, renoise_seeds))
             ], dim=0)
             before = denoiser.nfes
-            denoised = denoiser.denoise(states, sampler_seeds, start=to, stop=stop)
+            denoised = denoiser.denoise(states, sampler_seeds, start=to, stop=stop, initial_noises=initial_noises)
             recipes = [paths[p].recipe + [renoise_op(to, r), denoise_op(stop, q)]
                        for (p, _), r, q in zip(batch, renoise_seeds, sampler_seeds)]
             parents = [paths[p].candidate for p, _ in batch]

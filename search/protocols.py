@@ -52,18 +52,27 @@ class Denoiser(Protocol):
         ...
 
     def denoise(
-        self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None
+        self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None,
+        initial_noises: torch.Tensor | None = None,
     ) -> Denoised:
         """Run steps ``start`` to ``stop`` (default: the end) on a batch.
 
         At ``start == 0`` the states are initial noises; otherwise they came from an earlier segment
-        that stopped at ``start`` (or were re-noised to it). ``sampler_seeds[i]`` drives row ``i``'s
-        own randomness in ancestral/SDE samplers.
+        that stopped at ``start`` (or were re-noised to it), and ``initial_noises`` (required then) holds
+        each row's initial noise, the one its recipe starts from: with a noise mask (inpainting) the
+        region outside the mask follows the source image noised with it, as a single sampler run
+        would. ``sampler_seeds[i]`` drives row ``i``'s own randomness in ancestral/SDE samplers.
         """
         ...
 
-    def renoise(self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor) -> torch.Tensor:
-        """Move states at schedule index ``start`` back to the noisier index ``to`` with fresh ``noise``."""
+    def renoise(
+        self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor, initial_noises: torch.Tensor
+    ) -> torch.Tensor:
+        """Move states at schedule index ``start`` back to the noisier index ``to`` with fresh ``noise``.
+
+        With a noise mask, only the masked region takes the fresh noise: outside it each row goes back
+        onto the source image's own trajectory, noised with its ``initial_noises`` row.
+        """
         ...
 
     def dry_run_nfes(self, start: int, stop: int) -> int:

@@ -201,9 +201,10 @@ class PrunedRandomSearch:
         records: dict[int, _Alive] = {}
         for batch in chunks(alive, self.batch_size):
             log.monitor.check_cancelled()
-            states = torch.cat([denoiser.initial_noise(a.seed) if a.state is None else a.state for a in batch], dim=0)
+            initial_noises = torch.cat([denoiser.initial_noise(a.seed) for a in batch], dim=0)
+            states = initial_noises if start == 0 else torch.cat([a.state for a in batch], dim=0)
             before = denoiser.nfes
-            denoised = denoiser.denoise(states, [a.seed for a in batch], start=start, stop=stop)
+            denoised = denoiser.denoise(states, [a.seed for a in batch], start=start, stop=stop, initial_noises=initial_noises)
             recipes = [a.recipe + [denoise_op(stop, a.seed)] for a in batch]
             probes = [a.probe if denoised.probe is None else denoised.probe[row : row + 1] for row, a in enumerate(batch)]
             parents = [a.record for a in batch]

@@ -125,16 +125,16 @@ def replay(recipe: Recipe, denoiser: Denoiser) -> torch.Tensor:
     Raises :class:`RecipeError` for a recipe :func:`check_recipe` refuses, before any sampling.
     """
     check_recipe(recipe, denoiser.steps)
-    state = initial_noise_of(recipe, denoiser)
-    index = 0
+    noise = initial_noise_of(recipe, denoiser)
+    state, index = noise, 0
     for op in recipe:
         if op["op"] in NOISE_OPS:
             continue
         if op["op"] == "denoise":
-            state = denoiser.denoise(state, [op["sampler_seed"]], start=index, stop=op["stop"]).states
+            state = denoiser.denoise(state, [op["sampler_seed"]], start=index, stop=op["stop"], initial_noises=noise).states
             index = op["stop"]
         else:
-            state = denoiser.renoise(state, index, op["to"], denoiser.initial_noise(op["seed"]))
+            state = denoiser.renoise(state, index, op["to"], denoiser.initial_noise(op["seed"]), noise)
             index = op["to"]
     return state
 

@@ -77,9 +77,11 @@ def test_a_batch_gives_each_row_what_its_seed_gives_alone(make_denoiser, sampler
 def test_a_continued_segment_gives_each_row_its_own_noise_too(make_denoiser):
     """Search over paths and FK steering continue states from mid-schedule with a fresh sampler seed per row."""
     denoiser, _ = make_denoiser("dpmpp_2m_sde")
-    states = denoiser.denoise(noises(denoiser), SEEDS, 0, 2).states
-    batched = denoiser.denoise(states, [21, 22, 23], 2, STEPS).states
-    alone = torch.cat([denoiser.denoise(state[None], [seed], 2, STEPS).states for state, seed in zip(states, [21, 22, 23])])
+    initial = noises(denoiser)
+    states = denoiser.denoise(initial, SEEDS, 0, 2).states
+    batched = denoiser.denoise(states, [21, 22, 23], 2, STEPS, initial).states
+    alone = torch.cat([denoiser.denoise(states[i : i + 1], [seed], 2, STEPS, initial[i : i + 1]).states
+                       for i, seed in enumerate([21, 22, 23])])
     torch.testing.assert_close(batched, alone, rtol=1e-3, atol=1e-3)  # float rounding of batched matmuls
 
 

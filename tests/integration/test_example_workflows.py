@@ -24,7 +24,23 @@ TINY_FILES = {
     "NoiseSearchAestheticVerifierLoader": {"head": tiny_models.TINY_AESTHETIC_HEAD, "weights": tiny_models.TINY_CLIP_FOLDER},
     "NoiseSearchImageRewardVerifierLoader": {"weights": tiny_models.TINY_IMAGE_REWARD_FOLDER,
                                              "tokenizer": tiny_models.TINY_BERT_TOKENIZER_FOLDER},
+    "LoadImage": {"image": "noise_search_source.png"},
 }
+
+
+@pytest.fixture(autouse=True)
+def source_image(comfyui):
+    """The picture the img2img and inpainting examples load: 64 px, its alpha a square to repaint (LoadImage's mask)."""
+    import folder_paths
+    from PIL import Image
+
+    path = Path(folder_paths.get_input_directory()) / TINY_FILES["LoadImage"]["image"]
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = Image.new("RGBA", (64, 64), (200, 120, 60, 255))
+        image.paste((40, 90, 200, 0), (16, 8, 48, 40))  # transparent: LoadImage's mask is 1 there
+        image.save(path)
+    return path
 
 
 def with_tiny_models(prompt: dict) -> dict:

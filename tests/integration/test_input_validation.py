@@ -214,8 +214,14 @@ def test_weights_that_cannot_be_read_name_the_loader_the_file_and_the_fix(comfyu
 # The search nodes' inputs
 
 
-def masked(prompt: dict[str, Any]) -> dict[str, Any]:
-    prompt["20"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 64, "height": 64}}
+def masked(prompt: dict[str, Any], value: float = 1.0, width: int = 64, height: int = 64, batch: int = 1) -> dict[str, Any]:
+    """The search's latent under a mask: SolidMask, or a batch of masks from a batch of empty images."""
+    if batch == 1:
+        prompt["20"] = {"class_type": "SolidMask", "inputs": {"value": value, "width": width, "height": height}}
+    else:
+        prompt["19"] = {"class_type": "EmptyImage", "inputs": {"width": width, "height": height, "batch_size": batch,
+                                                               "color": 0xFFFFFF}}
+        prompt["20"] = {"class_type": "ImageToMask", "inputs": {"image": ["19", 0], "channel": "red"}}
     prompt["21"] = {"class_type": "SetLatentNoiseMask", "inputs": {"samples": ["4", 0], "mask": ["20", 0]}}
     prompt[SAMPLER]["inputs"]["latent_image"] = ["21", 0]
     return prompt
@@ -238,12 +244,15 @@ def advanced(prompt: dict[str, Any], denoise: float) -> dict[str, Any]:
     (lambda p: p[SAMPLER]["inputs"].update(denoise=0.0), "Noise Search Sampler: denoise is 0, so the sampler would run no steps"),
     (lambda p: advanced(p, denoise=0.0), "Noise Search Sampler (Advanced): sigmas must hold at least 2 values (one step) "
      "but holds 0. A scheduler with denoise 0 gives none"),
-    (lambda p: masked(p).update({ALGORITHM: PATHS}), "Noise Search Sampler: latent_image: has a noise mask (inpainting), "
-     "and sampling cannot continue from an intermediate state with one, which search over paths, FK steering and pruned "
-     "random search do. Use Random Search or Zero-Order Search, or remove the mask"),
-    (lambda p: masked(p).update({ALGORITHM: PRUNED}), "Noise Search Sampler: latent_image: has a noise mask (inpainting), "
-     "and sampling cannot continue from an intermediate state with one, which search over paths, FK steering and pruned "
-     "random search do"),
+    (lambda p: masked(p, width=32).update({ALGORITHM: PATHS}), "Noise Search Sampler: latent_image's noise_mask is "
+     "64×32 (height × width) but latent_image is 8×8: the mask would be stretched to another shape and cover another "
+     "region. Make the mask from the image you encoded"),
+    (lambda p: masked(p, batch=2), "Noise Search Sampler: latent_image's noise_mask holds 2 masks (shape (2, 1, 64, 64)) for "
+     "one latent; the search samples every candidate under the same mask. Give one mask (batch 1)."),
+    (lambda p: masked(p, value=0.0).update({ALGORITHM: PRUNED}), "Noise Search Sampler: latent_image's noise_mask is all "
+     "zeros: it keeps the whole image, so every candidate would be latent_image itself."),
+    (lambda p: masked(advanced(p, denoise=1.0), height=32), "Noise Search Sampler (Advanced): latent_image's noise_mask "
+     "is 32×64 (height × width) but latent_image is 8×8"),
 ])
 def test_search_inputs_that_cannot_work_fail_naming_the_node_the_input_and_the_fix(comfyui, change, message):
     prompt = comfyui.workflow()

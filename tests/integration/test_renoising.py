@@ -50,7 +50,7 @@ def test_renoising_a_clean_latent_matches_the_models_noise_scaling(comfyui, comf
     model_sampling = model.get_model_object("model_sampling")
     inner = model.model.process_latent_in
     for to in (1, 3, 6):
-        renoised = denoiser.renoise(clean, len(sigmas) - 1, to, noise)
+        renoised = denoiser.renoise(clean, len(sigmas) - 1, to, noise, noise)  # no mask: the initial noise is unused
         sigma = sigmas[to].reshape(1)
         signal = model_sampling.noise_scaling(sigma, torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1), max_denoise=False)
         sampler_state = signal * inner(renoised)  # what the sampler sees continuing from it with zero noise

@@ -42,25 +42,86 @@ class ToyDenoiser:
     def network(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
         return torch.tanh(x / (1.0 + sigma**2) ** 0.5 + 0.3)
 
-    def denoise(self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None) -> Denoised:
+    def initial_noises_of(self, states: torch.Tensor, start: int, initial_noises: torch.Tensor | None) -> torch.Tensor:
+        """Each row's initial noise: the states themselves at step 0; later, what the caller must pass."""
+        if start == 0:
+            return states
+        if initial_noises is None or initial_noises.shape != states.shape:
+            raise AssertionError(f"a segment from step {start} needs each row's initial noise, got {initial_noises!r}")
+        return initial_noises
+
+    def start_state(self, noise: torch.Tensor) -> torch.Tensor:
+        return noise * self.sigmas[0]
+
+    def predict(self, x: torch.Tensor, sigma: float, initial_noises: torch.Tensor) -> torch.Tensor:
+        """The x0 prediction of one step (the network's call)."""
+        return self.network(x, sigma)
+
+    def denoise(
+        self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None,
+        initial_noises: torch.Tensor | None = None,
+    ) -> Denoised:
         stop = self.steps if stop is None else stop
+        noises = self.initial_noises_of(states, start, initial_noises)
         self.calls.append((list(sampler_seeds), start, stop))
-        x = states * self.sigmas[0] if start == 0 else states.clone()
+        x = self.start_state(states) if start == 0 else states.clone()
         x0, probe = x, None
         for i in range(start, stop):
             sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
-            x0 = self.network(x, sigma)
+            x0 = self.predict(x, sigma, noises)
             if i == self.probe_index:
                 probe = x0
             self._nfes += x.shape[0] * self.rows_per_step
             x = x + (x - x0) / sigma * (sigma_next - sigma)
         return Denoised(states=x, x0=x0, probe=probe)
 
-    def renoise(self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor) -> torch.Tensor:
+    def renoise(
+        self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor, initial_noises: torch.Tensor
+    ) -> torch.Tensor:
+        assert initial_noises.shape == states.shape, "re-noising needs each row's initial noise"
         return renoise_variance_exploding(states, self.sigmas[start], self.sigmas[to], noise)
 
     def dry_run_nfes(self, start: int, stop: int) -> int:
         return (stop - start) * self.rows_per_step
+
+
+class MaskedToyDenoiser(ToyDenoiser):
+    """The toy ODE sampling a source image under a noise mask, the way ComfyUI's masked sampling does.
+
+    Outside the mask the network sees the source noised with the row's own initial noise and its
+    prediction is replaced by the source; the network mixes every position of a row (through the
+    row's mean), so the masked region depends on that initial noise too. Re-noising puts the region
+    outside the mask back on the source's trajectory.
+    """
+
+    def __init__(self, steps: int = 6, shape: tuple[int, ...] = (4, 8, 8), **kwargs) -> None:
+        super().__init__(steps, shape, **kwargs)
+        generator = torch.Generator().manual_seed(1234)
+        self.source = torch.randn((1, *shape), generator=generator)
+        self.mask = torch.zeros((1, *shape))
+        self.mask[..., : shape[-2] // 2, :] = 1.0
+        self.mask[..., shape[-2] // 2, :] = 0.5  # a soft edge
+
+    def on_source_trajectory(self, sigma: float, initial_noises: torch.Tensor) -> torch.Tensor:
+        return self.source + sigma * initial_noises
+
+    def start_state(self, noise: torch.Tensor) -> torch.Tensor:
+        return self.on_source_trajectory(self.sigmas[0], noise)
+
+    def network(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        row_mean = x.flatten(1).mean(dim=1).reshape(-1, *([1] * (x.ndim - 1)))
+        return torch.tanh(x / (1.0 + sigma**2) ** 0.5 + 0.3 + 0.5 * row_mean / (1.0 + sigma))
+
+    def predict(self, x: torch.Tensor, sigma: float, initial_noises: torch.Tensor) -> torch.Tensor:
+        outside = 1.0 - self.mask
+        seen = x * self.mask + self.on_source_trajectory(sigma, initial_noises) * outside
+        return self.network(seen, sigma) * self.mask + self.source * outside
+
+    def renoise(
+        self, states: torch.Tensor, start: int, to: int, noise: torch.Tensor, initial_noises: torch.Tensor
+    ) -> torch.Tensor:
+        renoised = super().renoise(states, start, to, noise, initial_noises)
+        return renoised * self.mask + self.on_source_trajectory(self.sigmas[to], initial_noises) * (1.0 - self.mask)
 
 
 class MeanScorer:

@@ -18,8 +18,10 @@ class AncestralToyDenoiser(ToyDenoiser):
 
     stochastic = True
 
-    def denoise(self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None):
+    def denoise(self, states: torch.Tensor, sampler_seeds: Sequence[int], start: int = 0, stop: int | None = None,
+                initial_noises: torch.Tensor | None = None):
         stop = self.steps if stop is None else stop
+        self.initial_noises_of(states, start, initial_noises)
         rows = []
         for row, seed in enumerate(sampler_seeds):
             generator = torch.Generator().manual_seed(seed)
