@@ -19,6 +19,7 @@ from .comfy_scoring import ManagedVerifier
 from .comfy_types import CATEGORY, VerifierSocket
 from .models_folder import list_transformers_folders
 from .node_errors import reported_as
+from .open_clip_inputs import download_input
 from .verifier_cache import cached_verifier, weights_fingerprint
 from .weights import ensure_weights, weight_options
 
@@ -41,14 +42,15 @@ def feature_inputs() -> list[io.Input]:
         io.Combo.Input("architecture", options=[AUTO_ARCHITECTURE, *builtin_architectures()], default=AUTO_ARCHITECTURE,
                        tooltip="For a single open_clip checkpoint file: its architecture ('auto' reads it from the folder "
                        "or the file name). Ignored for DINOv2."),
+        download_input(),
     ]
 
 
-def image_features_verifier(features: str, architecture: str) -> ManagedVerifier:
+def image_features_verifier(features: str, architecture: str, download: bool) -> ManagedVerifier:
     """The cached tower, as a temporal-consistency verifier (which holds nothing but the tower)."""
-    path = ensure_weights(features, False, HOW_TO_GET)
+    path = ensure_weights(features, download, HOW_TO_GET)
     return cached_verifier("image features", [path], (architecture,),
-                           lambda: TemporalConsistencyVerifier(load_image_features(path, architecture)))
+                           lambda: TemporalConsistencyVerifier(load_image_features(path, architecture, allow_hub=download)))
 
 
 class LoadSourceSimilarityVerifier(io.ComfyNode):
@@ -77,10 +79,10 @@ class LoadSourceSimilarityVerifier(io.ComfyNode):
         return weights_fingerprint(features)
 
     @classmethod
-    def execute(cls, features: str, architecture: str, image: torch.Tensor, region: str,
+    def execute(cls, features: str, architecture: str, download: bool, image: torch.Tensor, region: str,
                 mask: torch.Tensor | None = None) -> io.NodeOutput:
         with reported_as(SOURCE_DISPLAY_NAME):
-            tower = image_features_verifier(features, architecture)
+            tower = image_features_verifier(features, architecture, download)
             try:
                 verifier = SourceSimilarityVerifier(tower.verifier.image_features, image, mask, region)
             except ValueError as error:
@@ -107,6 +109,6 @@ class LoadTemporalConsistencyVerifier(io.ComfyNode):
         return weights_fingerprint(features)
 
     @classmethod
-    def execute(cls, features: str, architecture: str) -> io.NodeOutput:
+    def execute(cls, features: str, architecture: str, download: bool) -> io.NodeOutput:
         with reported_as(TEMPORAL_DISPLAY_NAME):
-            return io.NodeOutput(image_features_verifier(features, architecture))
+            return io.NodeOutput(image_features_verifier(features, architecture, download))

@@ -19,7 +19,7 @@ DISPLAY_NAME = "Replay Noise Search"
 ADVANCED_DISPLAY_NAME = "Replay Noise Search (Advanced)"
 REPORT_INPUT_TOOLTIP = "The report output of a search sampler."
 DESCRIPTION = (
-    "Re-makes the winner of a search from its report (random, zero-order or paths), with the same model and "
+    "Re-makes the winner of a search from its report (any algorithm of this pack), with the same model and "
     "settings, spending only the winner's NFEs. It checks the report against its inputs (latent, model sampling, "
     "sampler, scheduler, steps, cfg, denoise, guider, prompts, sigmas) and refuses any difference, naming it. "
     "Bit-for-bit on the CPU when the search ran batch_size 1; otherwise equal up to float rounding."

@@ -25,6 +25,7 @@ TINY_FILES = {
     "NoiseSearchImageRewardVerifierLoader": {"weights": tiny_models.TINY_IMAGE_REWARD_FOLDER,
                                              "tokenizer": tiny_models.TINY_BERT_TOKENIZER_FOLDER},
     "LoadImage": {"image": "noise_search_source.png"},
+    "NoiseSearchSourceSimilarityVerifierLoader": {"features": tiny_models.TINY_DINOV2_FOLDER},
 }
 
 

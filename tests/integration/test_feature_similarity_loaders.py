@@ -20,7 +20,7 @@ def with_source(comfyui, features: str, region: str = "whole image", mask: dict 
         "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["4", 0], "denoise": 1.0}}
     prompt["31"] = {"class_type": "VAEDecode", "inputs": {"samples": ["30", 0], "vae": ["1", 2]}}
     prompt["32"] = {"class_type": "NoiseSearchSourceSimilarityVerifierLoader", "inputs": {
-        "features": features, "architecture": "auto", "image": ["31", 0], "region": region}}
+        "features": features, "architecture": "auto", "download": False, "image": ["31", 0], "region": region}}
     if mask is not None:
         prompt["33"] = mask
         prompt["32"]["inputs"]["mask"] = ["33", 0]
@@ -78,7 +78,7 @@ def test_bad_masks_are_refused_naming_the_node(comfyui, region, mask, message):
 def test_missing_features_name_where_to_put_them(comfyui):
     prompt = comfyui.workflow()
     prompt["5"] = {"class_type": "NoiseSearchTemporalConsistencyVerifierLoader",
-                   "inputs": {"features": "no_such_dinov2", "architecture": "auto"}}
+                   "inputs": {"features": "no_such_dinov2", "architecture": "auto", "download": False}}
     with pytest.raises((WorkflowFailed, WorkflowInvalid)) as error:  # 0.33 refuses it at validation
         comfyui.run(prompt)
     assert "no_such_dinov2" in str(error.value)
@@ -87,7 +87,7 @@ def test_missing_features_name_where_to_put_them(comfyui):
 def test_both_loaders_share_one_tower(comfyui):
     prompt = with_source(comfyui, tiny_models.TINY_DINOV2_FOLDER)
     prompt["35"] = {"class_type": "NoiseSearchTemporalConsistencyVerifierLoader",
-                    "inputs": {"features": tiny_models.TINY_DINOV2_FOLDER, "architecture": "auto"}}
+                    "inputs": {"features": tiny_models.TINY_DINOV2_FOLDER, "architecture": "auto", "download": False}}
     prompt = score_images(prompt, ["31", 0], ["32", 0])
     prompt["45"] = {"class_type": "PreviewAny", "inputs": {"source": ["35", 0]}}
     run = comfyui.run(prompt)
