@@ -661,3 +661,24 @@ def write_tiny_hps_v3(base_folder: Path, checkpoint: Path, seed: int = 0) -> tup
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     save_file(seeded_state_dict(shapes, seed), str(checkpoint), metadata={"format": "pt"})
     return base_folder, checkpoint
+
+
+TINY_WAN_VAE_NAME = "noise_search_tiny_wan_2.1_vae.safetensors"
+
+
+def write_tiny_wan_vae(path: Path, seed: int = 0) -> Path:
+    """Save a Wan 2.1 video VAE of ComfyUI's own class with 8 base channels (the released one has 96), random
+    weights: ComfyUI reads the width from the file and builds the same architecture (4× in time, 8× in space)."""
+    import safetensors.torch
+    from comfy.ldm.wan.vae import WanVAE
+
+    model = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                   temperal_downsample=[False, True, True], dropout=0.0)
+    initialise(model, seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("gamma"):  # its RMS norms' scales
+                parameter.fill_(1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file({name: tensor.contiguous() for name, tensor in model.state_dict().items()}, str(path))
+    return path

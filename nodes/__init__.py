@@ -19,6 +19,7 @@ from .score_images import ScoreImages
 from .search_sampler import SearchSampler
 from .self_supervised_loader import LoadSelfSupervisedVerifier
 from .verifier_loader import LoadCLIPScoreVerifier
+from .video_frames_node import VideoFramesForVerifier
 from .vlm_judge_loader import LoadVLMJudgeVerifier
 from .zero_shot_loader import LoadZeroShotVerifier
 
@@ -40,6 +41,7 @@ NODES: list[type[io.ComfyNode]] = [
     LoadSourceSimilarityVerifier,
     LoadTemporalConsistencyVerifier,
     VerifierEnsemble,
+    VideoFramesForVerifier,
     ScoreImages,
     LoadDemoModel,
     DemoDigit,

@@ -10,7 +10,11 @@ import torch
 import comfy.model_management
 import comfy.model_patcher
 
-from ..verifiers import Verifier
+from ..verifiers import Verifier, VerifierConditionError
+from ..verifiers.video_frames import FramePick, frame_strip
+
+ALL_FRAMES = FramePick()
+"""Without a Video Frames node a video is scored on all its frames, by their mean."""
 
 
 class ManagedVerifier:
@@ -46,8 +50,31 @@ class ManagedVerifier:
         """The noise level of the x0 prediction this verifier compares with (self-supervised), else None."""
         return getattr(self.verifier, "probe_level", None)
 
-    def score(self, images: torch.Tensor, condition: str | None, probes: torch.Tensor | None = None) -> torch.Tensor:
+    @property
+    def scores_videos(self) -> bool:
+        return getattr(self.verifier, "scores_videos", False)
+
+    def score(
+        self, images: torch.Tensor, condition: str | None, probes: torch.Tensor | None = None, frames: FramePick = ALL_FRAMES,
+    ) -> torch.Tensor:
+        """Images ``[B, H, W, C]``, or videos ``[B, T, H, W, C]`` scored on ``frames``'s picked frames: a video
+        verifier sees them as videos, an image verifier scores each frame and ``frames`` combines them per video."""
         comfy.model_management.load_models_gpu([self.patcher], force_full_load=True)
+        if images.ndim == 5:
+            videos = frames.pick(images)
+            if self.scores_videos:
+                return self.verifier.score(videos.to(self.patcher.load_device), condition)
+            count, picked = videos.shape[:2]
+            flat = videos.reshape(count * picked, *videos.shape[2:])
+            flat_probes = None if probes is None else frames.pick(probes).reshape(flat.shape)
+            return frames.combine(self._score_images(flat, condition, flat_probes).reshape(count, picked))
+        if self.scores_videos:
+            raise VerifierConditionError(
+                f"the {self.name} verifier scores videos, and this search makes images; use it on a video model's latents"
+            )
+        return self._score_images(images, condition, probes)
+
+    def _score_images(self, images: torch.Tensor, condition: str | None, probes: torch.Tensor | None) -> torch.Tensor:
         images = images.to(self.patcher.load_device)
         if self.probe_level is None:
             return self.verifier.score(images, condition)
@@ -58,8 +85,9 @@ class DecodeAndScore:
     """Decodes latents with the VAE, then scores the images; run between sampler calls, never inside one.
 
     With an ensemble it returns one column per verifier and passes the ensemble's ``combine`` on.
-    ``on_decoded`` gets each batch's images (a video's first frame), one per latent, in candidate
-    order; ``on_retained`` gets the indices of the candidates the search still holds after each batch.
+    A video VAE's output ``[B, T, H, W, C]`` goes to the verifier as videos (see ``ManagedVerifier.score``).
+    ``on_decoded`` gets each batch's images (for a video, a strip of its picked frames), one per latent, in
+    candidate order; ``on_retained`` gets the indices of the candidates the search still holds after each batch.
     ``verifier_seconds`` adds up the time in the verifier (loading it included, decoding not), until the
     scores are on the CPU, so that asynchronous device work is counted.
     """
@@ -87,19 +115,17 @@ class DecodeAndScore:
         """Whether x0 predictions mid-sampling can be scored: not by a verifier that compares finished samples with probes."""
         return self.verifier.probe_level is None
 
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        images = self.vae.decode(latents)
-        if images.ndim == 5:  # video VAEs return [B, T, H, W, C]; score every frame as an image
-            images = images.reshape(-1, *images.shape[-3:])
-        return images
-
     def score(self, latents: torch.Tensor, probes: torch.Tensor | None = None) -> torch.Tensor:
-        images = self.decode(latents)
-        frames_per_latent = images.shape[0] // latents.shape[0]
+        images = self.vae.decode(latents)
         if self.on_decoded is not None:
-            self.on_decoded(images[::frames_per_latent])
-        probe_images = self.decode(probes) if probes is not None and self.verifier.probe_level is not None else None
+            self.on_decoded(images if images.ndim == 4 else self.frame_strips(images))
+        probe_images = self.vae.decode(probes) if probes is not None and self.verifier.probe_level is not None else None
         started = time.perf_counter()
         scores = self.verifier.score(images, self.condition, probe_images).cpu()
         self.verifier_seconds += time.perf_counter() - started
-        return scores.reshape(latents.shape[0], frames_per_latent, *scores.shape[1:]).mean(dim=1)
+        return scores
+
+    def frame_strips(self, videos: torch.Tensor) -> torch.Tensor:
+        """One thumbnail per video: a strip of its picked frames (up to four, evenly spaced), in candidate order."""
+        picked = getattr(self.verifier, "frame_pick", ALL_FRAMES).pick(videos)
+        return torch.stack([frame_strip(video) for video in picked])

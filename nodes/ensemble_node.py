@@ -7,7 +7,8 @@ import torch
 from comfy_api.latest import io
 
 from ..verifiers.ensemble import METHODS, RANK_AVERAGE, checked_weights, combiner
-from .comfy_scoring import ManagedVerifier
+from ..verifiers.video_frames import FramePick
+from .comfy_scoring import ALL_FRAMES, ManagedVerifier
 from .comfy_types import CATEGORY, VerifierSocket
 from .node_errors import NodeInputError
 
@@ -42,9 +43,12 @@ class ManagedEnsemble:
     def needs_condition(self) -> bool:
         return any(m.needs_condition for m in self.members)
 
-    def score(self, images: torch.Tensor, condition: str | None, probes: torch.Tensor | None = None) -> torch.Tensor:
+    def score(
+        self, images: torch.Tensor, condition: str | None, probes: torch.Tensor | None = None, frames: FramePick = ALL_FRAMES,
+    ) -> torch.Tensor:
+        """``frames``: the picked frames of videos, for members that do not pick their own."""
         return torch.stack([
-            m.score(images, condition if m.needs_condition else None, probes if m.probe_level is not None else None)
+            m.score(images, condition if m.needs_condition else None, probes if m.probe_level is not None else None, frames)
             for m in self.members
         ], dim=1)
 
