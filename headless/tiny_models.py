@@ -682,3 +682,27 @@ def write_tiny_wan_vae(path: Path, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     safetensors.torch.save_file({name: tensor.contiguous() for name, tensor in model.state_dict().items()}, str(path))
     return path
+
+
+TINY_WAN_NAME = "noise_search_tiny_wan_2.1_t2v.safetensors"
+WAN_TEXT_WIDTH = 4096
+"""The width of Wan's text conditioning (umt5-xxl's), which ComfyUI builds every Wan 2.1 model with."""
+
+
+def write_tiny_wan(path: Path, seed: int = 0) -> Path:
+    """Save a Wan 2.1 text-to-video diffusion model of ComfyUI's own class, one block of width 128 (one head: ComfyUI
+    reads heads as width / 128), random weights, in the released file's key layout, for UNETLoader."""
+    import comfy.ops
+    import safetensors.torch
+    from comfy.ldm.wan.model import WanModel
+
+    model = WanModel(model_type="t2v", dim=128, ffn_dim=256, num_heads=1, num_layers=1, in_dim=16, out_dim=16,
+                     text_dim=WAN_TEXT_WIDTH, operations=comfy.ops.manual_cast)
+    initialise(model, seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("modulation"):  # the released model's adaptive-norm offsets are small
+                parameter.mul_(0.1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file({name: tensor.contiguous() for name, tensor in model.state_dict().items()}, str(path))
+    return path
