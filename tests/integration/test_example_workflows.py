@@ -26,6 +26,10 @@ TINY_FILES = {
                                              "tokenizer": tiny_models.TINY_BERT_TOKENIZER_FOLDER},
     "LoadImage": {"image": "noise_search_source.png"},
     "NoiseSearchSourceSimilarityVerifierLoader": {"features": tiny_models.TINY_DINOV2_FOLDER},
+    "NoiseSearchTemporalConsistencyVerifierLoader": {"features": tiny_models.TINY_DINOV2_FOLDER},
+    "UNETLoader": {"unet_name": tiny_models.TINY_WAN_NAME},
+    "VAELoader": {"vae_name": tiny_models.TINY_WAN_VAE_NAME},
+    "CLIPLoader": {"clip_name": "noise_search_validation_only_text_encoder.safetensors"},
 }
 
 
@@ -42,6 +46,26 @@ def source_image(comfyui):
         image.paste((40, 90, 200, 0), (16, 8, 48, 40))  # transparent: LoadImage's mask is 1 there
         image.save(path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def video_model_files(comfyui):
+    """The Wan example's files: the tiny Wan model and VAE, and a text-encoder file the validator only looks up."""
+    import folder_paths
+    import safetensors.torch
+    import torch
+
+    def written(folder: str, name: str) -> Path:
+        return Path(folder_paths.get_folder_paths(folder)[0]) / name
+
+    if not written("diffusion_models", tiny_models.TINY_WAN_NAME).is_file():
+        tiny_models.write_tiny_wan(written("diffusion_models", tiny_models.TINY_WAN_NAME))
+    if not written("vae", tiny_models.TINY_WAN_VAE_NAME).is_file():
+        tiny_models.write_tiny_wan_vae(written("vae", tiny_models.TINY_WAN_VAE_NAME))
+    encoder = written("text_encoders", TINY_FILES["CLIPLoader"]["clip_name"])
+    if not encoder.is_file():
+        encoder.parent.mkdir(parents=True, exist_ok=True)
+        safetensors.torch.save_file({"unused": torch.zeros(1)}, str(encoder))
 
 
 def with_tiny_models(prompt: dict) -> dict:
