@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from comfy_api.latest import io
 
@@ -17,7 +19,8 @@ DISPLAY_NAME = "Video Frames for Verifier (Noise Search)"
 class FramedVerifier:
     """A verifier (or ensemble) that scores videos on the picked frames only; images are refused."""
 
-    def __init__(self, inner, frame_pick: FramePick) -> None:
+    def __init__(self, inner: Any, frame_pick: FramePick) -> None:
+        """``inner``: a managed verifier or an ensemble (anything scoring with a ``frames`` argument)."""
         self.inner = inner
         self.frame_pick = frame_pick
         self.combine = getattr(inner, "combine", None)
@@ -68,7 +71,7 @@ class VideoFramesForVerifier(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, verifier, frames: str, every: int, aggregate: str) -> io.NodeOutput:
+    def execute(cls, verifier: Any, frames: str, every: int, aggregate: str) -> io.NodeOutput:
         try:
             pick = FramePick(frames, every, aggregate)
         except ValueError as error:
